@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gostree/gostree/gvariant"
+	"github.com/gostree/gostree/objstore"
+)
+
+type commitFlags struct {
+	branch, subject, body, bodyFile, timestamp, parent string
+	metaStrings, trees, bindRefs                       []string
+	orphan, noXattrs, canonical, noBindings            bool
+	tarAutocreate, skipIfUnchanged, tableOutput        bool
+	ownerUID, ownerGID                                 int
+	jobs                                               int
+	noStatCache                                        bool
+}
+
+func newCommitCmd(a *app) *cobra.Command {
+	f := &commitFlags{}
+	cmd := &cobra.Command{
+		Use:   "commit [OPTION...] [PATH]",
+		Short: "Commit a new revision",
+		Args:  rangeArgs(0, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.commit(cmd.Context(), f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.branch, "branch", "b", "", "branch")
+	fl.StringVarP(&f.subject, "subject", "s", "", "one line subject")
+	fl.StringVarP(&f.body, "body", "m", "", "full description")
+	fl.StringVar(&f.bodyFile, "body-file", "", "commit message from FILE path")
+	fl.StringVar(&f.timestamp, "timestamp", "", "override the timestamp of the commit (@EPOCH or ISO 8601)")
+	fl.StringVar(&f.parent, "parent", "", "parent commit checksum, or \"none\"")
+	fl.StringArrayVar(&f.metaStrings, "add-metadata-string", nil, "add a key/value pair to metadata (KEY=VALUE)")
+	fl.StringArrayVar(&f.trees, "tree", nil, "overlay the given argument as a tree: dir=PATH, tar=TARFILE or ref=COMMIT")
+	fl.StringArrayVar(&f.bindRefs, "bind-ref", nil, "add a ref to the ref binding commit metadata")
+	fl.BoolVar(&f.orphan, "orphan", false, "create a commit without writing a ref")
+	fl.BoolVar(&f.noXattrs, "no-xattrs", false, "do not import extended attributes")
+	fl.BoolVar(&f.canonical, "canonical-permissions", false, "canonicalize permissions: uid/gid 0, modes masked with 0755, no xattrs")
+	fl.BoolVar(&f.noBindings, "no-bindings", false, "do not write any ref bindings")
+	fl.BoolVar(&f.tarAutocreate, "tar-autocreate-parents", false, "when loading tar archives, create missing parent directories")
+	fl.BoolVar(&f.skipIfUnchanged, "skip-if-unchanged", false, "if the contents are unchanged from the previous commit, do nothing")
+	fl.BoolVar(&f.tableOutput, "table-output", false, "output more information in a KEY: VALUE format")
+	fl.IntVar(&f.ownerUID, "owner-uid", -1, "set file ownership user id")
+	fl.IntVar(&f.ownerGID, "owner-gid", -1, "set file ownership group id")
+	fl.IntVar(&f.jobs, "jobs", 0, "files processed at once (default: 2 per CPU)")
+	fl.BoolVar(&f.noStatCache, "no-stat-cache", false, "re-read every file even when its stat is unchanged since the last commit")
+	return cmd
+}
+
+// parseTimestamp accepts the forms `ostree commit --timestamp` takes: @EPOCH
+// and ISO 8601 date-times (UTC unless a zone is given).
+func parseTimestamp(s string) (time.Time, error) {
+	if rest, ok := strings.CutPrefix(s, "@"); ok {
+		n, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil || n < 0 {
+			return time.Time{}, fmt.Errorf("invalid timestamp %q", s)
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("could not parse timestamp %q (use @EPOCH or ISO 8601, e.g. 2020-01-01T00:00:00Z)", s)
+}
+
+func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
+	if f.branch == "" && !f.orphan {
+		return usagef("a branch must be specified with --branch, or use --orphan")
+	}
+	if f.canonical && (f.ownerUID > 0 || f.ownerGID > 0) {
+		return usagef("cannot specify both --canonical-permissions and non-zero --owner-uid/--owner-gid")
+	}
+	if f.branch != "" {
+		if err := objstore.ValidateRef(f.branch); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	repo, err := a.openRepo()
+	if err != nil {
+		return err
+	}
+	opts := &objstore.CommitOptions{Subject: f.subject, Body: f.body}
+	if f.bodyFile != "" {
+		b, err := os.ReadFile(f.bodyFile)
+		if err != nil {
+			return fmt.Errorf("read body file: %w", err)
+		}
+		opts.Body = string(b)
+	}
+	if f.timestamp != "" {
+		if opts.Timestamp, err = parseTimestamp(f.timestamp); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	for _, kv := range f.metaStrings {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return usagef("missing '=' in KEY=VALUE metadata '%s'", kv)
+		}
+		opts.Metadata = append(opts.Metadata, objstore.MetaEntry{Key: k, Value: gvariant.Variant{Type: gvariant.MustParseType("s"), Value: v}})
+	}
+	if !f.noBindings && f.branch != "" {
+		refs := append([]string{f.branch}, f.bindRefs...)
+		sort.Strings(refs)
+		vals := make([]any, len(refs))
+		for i, r := range refs {
+			vals[i] = r
+		}
+		opts.Metadata = append(opts.Metadata, objstore.MetaEntry{Key: "ostree.ref-binding", Value: gvariant.Variant{Type: gvariant.MustParseType("as"), Value: vals}})
+		if cid := repo.CollectionID(); cid != "" {
+			if _, ok := opts.Metadata.Lookup("ostree.collection-binding"); !ok {
+				opts.Metadata = append(opts.Metadata, objstore.MetaEntry{Key: "ostree.collection-binding", Value: gvariant.Variant{Type: gvariant.MustParseType("s"), Value: cid}})
+			}
+		}
+	}
+	switch {
+	case f.parent == "none":
+	case f.parent != "":
+		if opts.Parent, err = repo.ResolveRev(ctx, f.parent); err != nil {
+			return err
+		}
+	case f.branch != "":
+		if id, err := repo.ResolveRef(f.branch); err == nil {
+			opts.Parent = id
+		}
+	}
+	trees := f.trees
+	if len(trees) == 0 {
+		path := "."
+		if len(args) == 1 {
+			path = args[0]
+		}
+		trees = []string{"dir=" + path}
+	} else if len(args) > 0 {
+		return usagef("give the tree either as PATH or with --tree, not both")
+	}
+	mod := &objstore.Modifier{OwnerUID: f.ownerUID, OwnerGID: f.ownerGID, CanonicalPermissions: f.canonical, NoXattrs: f.noXattrs}
+	tx, err := repo.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Abort()
+	root := objstore.NewMutableTree()
+	for _, t := range trees {
+		kind, arg, ok := strings.Cut(t, "=")
+		if !ok {
+			return usagef("missing type in tree specification '%s'", t)
+		}
+		switch kind {
+		case "dir":
+			err = tx.WriteDir(ctx, arg, root, &objstore.DirOptions{Modifier: mod, Jobs: f.jobs, NoStatCache: f.noStatCache})
+		case "tar":
+			err = tx.WriteTarFile(ctx, arg, root, &objstore.TarOptions{Modifier: mod, AutocreateParents: f.tarAutocreate})
+		case "ref":
+			var id objstore.ID
+			if id, err = repo.ResolveRev(ctx, arg); err == nil {
+				err = tx.WriteCommitTree(ctx, id, root, mod)
+			}
+		default:
+			return usagef("invalid tree type specification '%s'", kind)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if f.skipIfUnchanged && !opts.Parent.IsZero() {
+		treeID, err := root.WriteTree(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if pc, err := repo.LoadCommit(ctx, opts.Parent); err == nil && pc.RootTree == treeID && pc.RootMeta == root.Meta {
+			fmt.Fprintln(a.stdout, opts.Parent)
+			return nil
+		}
+	}
+	id, err := tx.WriteCommit(ctx, root, opts)
+	if err != nil {
+		return err
+	}
+	if f.branch != "" {
+		tx.SetRef(f.branch, id)
+	}
+	stats := tx.Stats()
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if f.tableOutput {
+		fmt.Fprintf(a.stdout, "Commit: %s\nMetadata Total: %d\nMetadata Written: %d\nContent Total: %d\nContent Written: %d\nContent Bytes Written: %d\n",
+			id, stats.MetaTotal, stats.MetaWritten, stats.ContentTotal, stats.ContentWritten, stats.ContentBytesWritten)
+		return nil
+	}
+	fmt.Fprintln(a.stdout, id)
+	return nil
+}

@@ -1,0 +1,565 @@
+package objstore
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/flate"
+	"golang.org/x/sys/unix"
+)
+
+// smallFileMax is the size up to which file content is read into memory and
+// hashed before anything is written, so unchanged content costs no write.
+const smallFileMax = 1 << 20
+
+// archiveLevel is the DEFLATE level of archive-z2 content; ostree uses zlib
+// level 6. Any valid raw DEFLATE stream reads back identically.
+const archiveLevel = 6
+
+func sleepChan() <-chan time.Time { return time.After(20 * time.Millisecond) }
+
+// Stats counts what a transaction wrote.
+type Stats struct {
+	MetaTotal, MetaWritten       int64
+	ContentTotal, ContentWritten int64
+	ContentBytesWritten          int64
+}
+
+// Transaction stages new objects in a private directory under tmp/ and makes
+// them visible only on Commit: after their data is synced to disk, objects
+// are renamed into objects/, then refs are updated atomically. A crash or an
+// Abort before that leaves the repository as it was (the staging directory is
+// removed by the next transaction or by Abort).
+//
+// Write methods are safe for concurrent use by multiple goroutines.
+type Transaction struct {
+	r       *Repo
+	unlock  func()
+	staging string
+
+	mu     sync.Mutex
+	staged map[ObjectName]bool
+	known  map[ObjectName]bool // objects seen to exist in objects/
+	refs   map[string]*ID // nil value deletes
+	stats  Stats
+	done   bool
+}
+
+// Begin starts a transaction. It holds the repository's shared lock until
+// Commit or Abort.
+func (r *Repo) Begin(ctx context.Context) (*Transaction, error) {
+	unlock, err := r.lock(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	r.cleanStaleStaging()
+	staging, err := os.MkdirTemp(filepath.Join(r.path, "tmp"), "staging-gostree-")
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("begin transaction: %w", err)
+	}
+	return &Transaction{r: r, unlock: unlock, staging: staging, staged: map[ObjectName]bool{}, known: map[ObjectName]bool{}, refs: map[string]*ID{}}, nil
+}
+
+// cleanStaleStaging removes staging directories of transactions that died
+// (older than a day, like ostree's tmp-expiry-secs default).
+func (r *Repo) cleanStaleStaging() {
+	ents, err := os.ReadDir(filepath.Join(r.path, "tmp"))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || len(e.Name()) < 16 || e.Name()[:16] != "staging-gostree-" {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+			if err := os.RemoveAll(filepath.Join(r.path, "tmp", e.Name())); err != nil {
+				r.log.Debug("remove stale staging dir", "dir", e.Name(), "err", err)
+			}
+		}
+	}
+}
+
+// Repo returns the transaction's repository.
+func (tx *Transaction) Repo() *Repo { return tx.r }
+
+// Stats returns the counters so far.
+func (tx *Transaction) Stats() Stats {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return tx.stats
+}
+
+// Has reports whether the object is in the repository or staged.
+func (tx *Transaction) Has(id ID, t ObjectType) (bool, error) {
+	n := ObjectName{id, t}
+	tx.mu.Lock()
+	seen := tx.staged[n] || tx.known[n]
+	tx.mu.Unlock()
+	if seen {
+		return true, nil
+	}
+	ok, err := tx.r.HasObject(id, t)
+	if ok && t != TypeFile {
+		// Remember metadata objects (few, often repeated: dirmeta);
+		// content objects are many and rarely repeat.
+		tx.mu.Lock()
+		tx.known[n] = true
+		tx.mu.Unlock()
+	}
+	return ok, err
+}
+
+func (tx *Transaction) stagedPath(n ObjectName) string {
+	return filepath.Join(tx.staging, n.ID.String()+"."+n.Type.String())
+}
+
+// markStaged records a staged object; it returns false if another goroutine
+// staged the same object first (the caller then discards its copy).
+func (tx *Transaction) markStaged(n ObjectName, size int64) bool {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if tx.staged[n] {
+		return false
+	}
+	tx.staged[n] = true
+	if n.Type == TypeFile {
+		tx.stats.ContentWritten++
+		tx.stats.ContentBytesWritten += size
+	} else {
+		tx.stats.MetaWritten++
+	}
+	return true
+}
+
+// WriteMeta stores a metadata object and returns its checksum. data must be a
+// normal-form GVariant of the type's format; it is not re-validated here.
+func (tx *Transaction) WriteMeta(ctx context.Context, t ObjectType, data []byte) (ID, error) {
+	if err := ctx.Err(); err != nil {
+		return ID{}, err
+	}
+	if !t.IsMeta() || t == TypeCommitMeta || t == TypeTombstoneCommit {
+		return ID{}, fmt.Errorf("write %s: not a content-addressed metadata type", t)
+	}
+	id := Hash(data)
+	tx.mu.Lock()
+	tx.stats.MetaTotal++
+	tx.mu.Unlock()
+	if ok, err := tx.Has(id, t); err != nil || ok {
+		return id, err
+	}
+	n := ObjectName{id, t}
+	if err := tx.stageBytes(n, data, 0o644); err != nil {
+		return ID{}, err
+	}
+	return id, nil
+}
+
+// WriteCommitMeta stores (replacing) the detached metadata of a commit.
+func (tx *Transaction) WriteCommitMeta(ctx context.Context, commit ID, md Metadata) error {
+	data, err := EncodeMetadata(md)
+	if err != nil {
+		return fmt.Errorf("write commitmeta %s: %w", commit, err)
+	}
+	n := ObjectName{commit, TypeCommitMeta}
+	tx.mu.Lock()
+	delete(tx.staged, n)
+	tx.mu.Unlock()
+	return tx.stageBytes(n, data, 0o644)
+}
+
+func (tx *Transaction) stageBytes(n ObjectName, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(tx.staging, "tmp-")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", n, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", n, err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", n, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", n, err)
+	}
+	return tx.publishStaged(n, f.Name(), int64(len(data)))
+}
+
+func (tx *Transaction) publishStaged(n ObjectName, tmp string, size int64) error {
+	if !tx.markStaged(n, size) {
+		os.Remove(tmp)
+		return nil
+	}
+	if err := os.Rename(tmp, tx.stagedPath(n)); err != nil {
+		tx.mu.Lock()
+		delete(tx.staged, n)
+		tx.mu.Unlock()
+		os.Remove(tmp)
+		return fmt.Errorf("stage %s: %w", n, err)
+	}
+	return nil
+}
+
+// ContentChecksum computes the content checksum of a file with metadata m
+// and the given content (nil for symlinks), without storing anything.
+func ContentChecksum(m *Meta, content io.Reader) (ID, error) {
+	h := newContentHash(m)
+	if m.IsRegular() && content != nil {
+		if _, err := io.Copy(h, content); err != nil {
+			return ID{}, err
+		}
+	}
+	return ID(h.Sum(nil)), nil
+}
+
+func newContentHash(m *Meta) hash.Hash {
+	header := encodeFileHeader(m)
+	h := sha256.New()
+	p := lengthPrefix(len(header))
+	h.Write(p[:])
+	h.Write(header)
+	return h
+}
+
+// ErrSizeChanged means a file's length differed from what its stat said,
+// usually because it changed while being committed.
+var ErrSizeChanged = errors.New("file size changed while reading")
+
+// WriteContent stores a content object (regular file or symlink) described
+// by m, reading exactly m.Size bytes of content from r for regular files (r
+// is ignored for symlinks). It returns the content checksum. The content is
+// read once; small files are hashed before anything is written so existing
+// objects cost no write.
+func (tx *Transaction) WriteContent(ctx context.Context, m *Meta, r io.Reader) (ID, error) {
+	if err := ctx.Err(); err != nil {
+		return ID{}, err
+	}
+	if err := validateFileMeta(m); err != nil {
+		return ID{}, fmt.Errorf("write content: %w", err)
+	}
+	if tx.r.mode == ModeBareUserOnly {
+		if m.IsRegular() && m.Mode&^(sIFMT|0o775) != 0 {
+			return ID{}, fmt.Errorf("write content: mode 0%o not allowed in a bare-user-only repository (only 0775 bits)", m.Mode&permAll)
+		}
+		if m.UID != 0 || m.GID != 0 || len(m.Xattrs) > 0 {
+			return ID{}, fmt.Errorf("write content: bare-user-only repositories hold no ownership or xattrs")
+		}
+	}
+	tx.mu.Lock()
+	tx.stats.ContentTotal++
+	tx.mu.Unlock()
+	h := newContentHash(m)
+	if m.IsSymlink() {
+		id := ID(h.Sum(nil))
+		if ok, err := tx.Has(id, TypeFile); err != nil || ok {
+			return id, err
+		}
+		return id, tx.stageSymlink(id, m)
+	}
+	if m.Size <= smallFileMax {
+		buf := make([]byte, m.Size+1)
+		n, err := io.ReadFull(r, buf)
+		if err != io.ErrUnexpectedEOF && err != io.EOF && err != nil {
+			return ID{}, fmt.Errorf("read content: %w", err)
+		}
+		if int64(n) != m.Size {
+			return ID{}, ErrSizeChanged
+		}
+		buf = buf[:n]
+		h.Write(buf)
+		id := ID(h.Sum(nil))
+		if ok, err := tx.Has(id, TypeFile); err != nil || ok {
+			return id, err
+		}
+		return tx.stageRegular(id, m, bytes.NewReader(buf), nil)
+	}
+	return tx.stageRegular(ID{}, m, r, h)
+}
+
+// stageRegular writes a regular content object. When h is nil, id is already
+// known; otherwise the content is hashed with h while it is written and the
+// copy is dropped if the object turns out to exist.
+func (tx *Transaction) stageRegular(id ID, m *Meta, r io.Reader, h hash.Hash) (ID, error) {
+	f, err := os.CreateTemp(tx.staging, "tmp-")
+	if err != nil {
+		return ID{}, fmt.Errorf("write content: %w", err)
+	}
+	tmp := f.Name()
+	fail := func(err error) (ID, error) {
+		f.Close()
+		os.Remove(tmp)
+		return ID{}, err
+	}
+	var w io.Writer = f
+	var zw *flate.Writer
+	if tx.r.mode == ModeArchive {
+		header := encodeArchiveHeader(m)
+		p := lengthPrefix(len(header))
+		if _, err := f.Write(append(p[:], header...)); err != nil {
+			return fail(fmt.Errorf("write content: %w", err))
+		}
+		zw, _ = flate.NewWriter(f, archiveLevel)
+		w = zw
+	}
+	if h != nil {
+		w = io.MultiWriter(w, h)
+	}
+	n, err := io.Copy(w, io.LimitReader(r, m.Size+1))
+	if err != nil {
+		return fail(fmt.Errorf("write content: %w", err))
+	}
+	if n != m.Size {
+		return fail(ErrSizeChanged)
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return fail(fmt.Errorf("write content: %w", err))
+		}
+	}
+	if h != nil {
+		id = ID(h.Sum(nil))
+		if ok, err := tx.Has(id, TypeFile); err != nil || ok {
+			f.Close()
+			os.Remove(tmp)
+			return id, err
+		}
+	}
+	if err := tx.finishRegular(f, m); err != nil {
+		return fail(fmt.Errorf("write content %s: %w", id, err))
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return ID{}, fmt.Errorf("write content %s: %w", id, err)
+	}
+	return id, tx.publishStaged(ObjectName{id, TypeFile}, tmp, m.Size)
+}
+
+// finishRegular applies the per-mode metadata to a staged regular object.
+func (tx *Transaction) finishRegular(f *os.File, m *Meta) error {
+	fd := int(f.Fd())
+	switch tx.r.mode {
+	case ModeBare:
+		if err := unix.Fchown(fd, int(m.UID), int(m.GID)); err != nil {
+			return fmt.Errorf("fchown (bare repositories need root): %w", err)
+		}
+		if err := unix.Fchmod(fd, m.Mode&permAll); err != nil {
+			return fmt.Errorf("fchmod: %w", err)
+		}
+		for _, x := range m.Xattrs {
+			if err := unix.Fsetxattr(fd, x.Name, x.Value, 0); err != nil {
+				return fmt.Errorf("set xattr %s: %w", x.Name, err)
+			}
+		}
+	case ModeBareUser:
+		if err := unix.Fsetxattr(fd, "user.ostreemeta", encodeDirMeta(m), 0); err != nil {
+			return fmt.Errorf("set user.ostreemeta: %w", err)
+		}
+		if m.IsRegular() {
+			if err := unix.Fchmod(fd, (m.Mode&0o775)|0o400); err != nil {
+				return fmt.Errorf("fchmod: %w", err)
+			}
+		} else if err := unix.Fchmod(fd, 0o644); err != nil {
+			return fmt.Errorf("fchmod: %w", err)
+		}
+	case ModeBareUserOnly:
+		if err := unix.Fchmod(fd, m.Mode&permAll); err != nil {
+			return fmt.Errorf("fchmod: %w", err)
+		}
+	case ModeArchive:
+		if err := unix.Fchmod(fd, 0o644); err != nil {
+			return fmt.Errorf("fchmod: %w", err)
+		}
+		return nil
+	}
+	// Bare objects have mtime 0, as ostree sets (OSTREE_TIMESTAMP).
+	ts := []unix.Timespec{{Sec: 0, Nsec: unix.UTIME_OMIT}, {Sec: 0}}
+	if err := unix.UtimesNanoAt(fd, "", ts, unix.AT_EMPTY_PATH); err != nil {
+		return fmt.Errorf("set mtime: %w", err)
+	}
+	return nil
+}
+
+func (tx *Transaction) stageSymlink(id ID, m *Meta) error {
+	n := ObjectName{id, TypeFile}
+	switch tx.r.mode {
+	case ModeBareUser:
+		// bare-user stores symlinks as regular files holding the target and a NUL.
+		f, err := os.CreateTemp(tx.staging, "tmp-")
+		if err != nil {
+			return fmt.Errorf("write content: %w", err)
+		}
+		if _, err := f.Write(append([]byte(m.Target), 0)); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return fmt.Errorf("write content: %w", err)
+		}
+		if err := tx.finishRegular(f, m); err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return fmt.Errorf("write content %s: %w", id, err)
+		}
+		if err := f.Close(); err != nil {
+			os.Remove(f.Name())
+			return err
+		}
+		return tx.publishStaged(n, f.Name(), m.Size)
+	case ModeArchive:
+		header := encodeArchiveHeader(m)
+		p := lengthPrefix(len(header))
+		return tx.stageBytes(n, append(p[:], header...), 0o644)
+	}
+	// bare and bare-user-only: a real symlink.
+	tmp := filepath.Join(tx.staging, "tmpl-"+id.String())
+	if err := os.Symlink(m.Target, tmp); err != nil {
+		return fmt.Errorf("write content %s: %w", id, err)
+	}
+	if tx.r.mode == ModeBare {
+		if err := os.Lchown(tmp, int(m.UID), int(m.GID)); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("write content %s: lchown (bare repositories need root): %w", id, err)
+		}
+		for _, x := range m.Xattrs {
+			if err := unix.Lsetxattr(tmp, x.Name, x.Value, 0); err != nil {
+				os.Remove(tmp)
+				return fmt.Errorf("write content %s: set xattr %s: %w", id, x.Name, err)
+			}
+		}
+	}
+	ts := []unix.Timespec{{Sec: 0, Nsec: unix.UTIME_OMIT}, {Sec: 0}}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, tmp, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write content %s: set mtime: %w", id, err)
+	}
+	return tx.publishStaged(n, tmp, m.Size)
+}
+
+// SetRef schedules a ref update ("heads/main", "remotes/origin/main" or a
+// bare branch name, which means heads/) applied on Commit.
+func (tx *Transaction) SetRef(ref string, id ID) {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	v := id
+	tx.refs[ref] = &v
+}
+
+// Commit makes the staged objects durable and visible, then updates refs.
+func (tx *Transaction) Commit(ctx context.Context) error {
+	tx.mu.Lock()
+	if tx.done {
+		tx.mu.Unlock()
+		return errors.New("transaction already finished")
+	}
+	tx.done = true
+	tx.mu.Unlock()
+	defer tx.cleanup()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// 1. data of every staged object reaches the disk.
+	if err := syncFS(tx.staging); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	// 2. rename into objects/ (metadata objects last, so a visible commit
+	// never names a missing object even if we die midway).
+	madeDirs := map[string]bool{}
+	var order []ObjectName
+	for n := range tx.staged {
+		order = append(order, n)
+	}
+	rank := func(t ObjectType) int {
+		switch t {
+		case TypeFile:
+			return 0
+		case TypeDirMeta, TypeDirTree:
+			return 1
+		case TypeCommit:
+			return 2
+		}
+		return 3
+	}
+	slices.SortFunc(order, func(a, b ObjectName) int { return rank(a.Type) - rank(b.Type) })
+	for _, n := range order {
+		rel := tx.r.ObjectPath(n.ID, n.Type)
+		sub := filepath.Join(tx.r.path, filepath.Dir(rel))
+		if !madeDirs[sub] {
+			if err := os.Mkdir(sub, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("commit transaction: %w", err)
+			}
+			madeDirs[sub] = true
+		}
+		dst := filepath.Join(tx.r.path, rel)
+		if n.Type == TypeCommitMeta {
+			if err := os.Rename(tx.stagedPath(n), dst); err != nil {
+				return fmt.Errorf("commit transaction: store %s: %w", n, err)
+			}
+			continue
+		}
+		err := unix.Renameat2(unix.AT_FDCWD, tx.stagedPath(n), unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+				err = os.Rename(tx.stagedPath(n), dst)
+			}
+			if err != nil {
+				return fmt.Errorf("commit transaction: store %s: %w", n, err)
+			}
+		}
+	}
+	for d := range madeDirs {
+		if err := syncDir(d); err != nil {
+			return fmt.Errorf("commit transaction: %w", err)
+		}
+	}
+	// 3. refs, each atomically.
+	for ref, id := range tx.refs {
+		if err := tx.r.writeRef(ref, id); err != nil {
+			return fmt.Errorf("commit transaction: %w", err)
+		}
+	}
+	return nil
+}
+
+// Abort discards everything staged. It is safe to call after Commit.
+func (tx *Transaction) Abort() {
+	tx.mu.Lock()
+	done := tx.done
+	tx.done = true
+	tx.mu.Unlock()
+	if !done {
+		tx.cleanup()
+	}
+}
+
+func (tx *Transaction) cleanup() {
+	if err := os.RemoveAll(tx.staging); err != nil {
+		tx.r.log.Debug("remove staging dir", "dir", tx.staging, "err", err)
+	}
+	tx.unlock()
+}
+
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncfs: %w", err)
+	}
+	return nil
+}
