@@ -271,4 +271,3 @@ func (tx *Transaction) rewriteContent(ctx context.Context, id ID, mod Modifier) 
 	}
 	return nid, nil
 }
-

@@ -51,7 +51,7 @@ type Transaction struct {
 	mu     sync.Mutex
 	staged map[ObjectName]bool
 	known  map[ObjectName]bool // objects seen to exist in objects/
-	refs   map[string]*ID // nil value deletes
+	refs   map[string]*ID      // nil value deletes
 	stats  Stats
 	done   bool
 }
