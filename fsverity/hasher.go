@@ -19,7 +19,6 @@ type Hasher struct {
 	size   int64
 	sum    [MaxDigestSize]byte // scratch for a block hash
 	carry  [MaxDigestSize]byte // scratch for Sum
-	block  []byte              // scratch block for Sum (zero-padding)
 }
 
 // level is one Merkle tree level under construction.
@@ -40,7 +39,6 @@ func New(p *Params) (*Hasher, error) {
 	h := &Hasher{c: c}
 	h.bh = newBlockHasher(&h.c)
 	h.data = make([]byte, 0, c.bs)
-	h.block = make([]byte, c.bs)
 	return h, nil
 }
 
@@ -102,11 +100,13 @@ func (h *Hasher) rootHash(dst []byte) {
 		clear(dst[:ds])
 		return
 	}
+	// Partial blocks are completed in the spare capacity of their buffers,
+	// beyond len: that changes no state, as later writes overwrite it.
 	var carry []byte // hash of the flushed partial block from the level below
 	if len(h.data) > 0 {
-		n := copy(h.block, h.data)
-		clear(h.block[n:])
-		h.bh.sum(h.carry[:ds], h.block)
+		blk := h.data[:h.c.bs]
+		clear(blk[len(h.data):])
+		h.bh.sum(h.carry[:ds], blk)
 		carry = h.carry[:ds]
 	}
 	for j := 0; ; j++ {
@@ -135,12 +135,13 @@ func (h *Hasher) rootHash(dst []byte) {
 		if len(l.buf) == 0 && carry == nil {
 			continue // every block of this level has already gone up
 		}
-		n := copy(h.block, l.buf)
+		blk := l.buf[:h.c.bs] // l.buf has capacity bs and len < bs
+		n := len(l.buf)
 		if carry != nil {
-			n += copy(h.block[n:], carry)
+			n += copy(blk[n:], carry)
 		}
-		clear(h.block[n:])
-		h.bh.sum(h.carry[:ds], h.block)
+		clear(blk[n:])
+		h.bh.sum(h.carry[:ds], blk)
 		carry = h.carry[:ds]
 	}
 }
@@ -195,11 +196,21 @@ const readBufSize = 256 << 10
 // DigestReader returns the fs-verity file digest of everything r yields
 // until io.EOF, with the given parameters (nil means defaults).
 func DigestReader(r io.Reader, p *Params) ([]byte, error) {
+	return digestReader(r, p, -1)
+}
+
+// digestReader is DigestReader with a hint of the input size (-1 if
+// unknown), used to avoid large buffers for small files.
+func digestReader(r io.Reader, p *Params, hint int64) ([]byte, error) {
 	h, err := New(p)
 	if err != nil {
 		return nil, err
 	}
-	buf := make([]byte, readBufSize)
+	n := readBufSize
+	if hint >= 0 && hint < readBufSize {
+		n = (int(hint) + 4096) &^ 4095 // room for the data and the read seeing EOF
+	}
+	buf := make([]byte, n)
 	for {
 		n, err := r.Read(buf)
 		h.Write(buf[:n])
@@ -221,7 +232,11 @@ func DigestFile(path string, p *Params) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	d, err := DigestReader(f, p)
+	var hint int64 = -1
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+		hint = fi.Size()
+	}
+	d, err := digestReader(f, p, hint)
 	if err != nil {
 		return nil, fmt.Errorf("fs-verity digest of %s: %w", path, err)
 	}
