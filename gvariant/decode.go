@@ -16,7 +16,7 @@ import (
 //
 // Decode never panics, runs in time linear in len(data) (times at most the
 // nesting depth), never recurses deeper than MaxDepth, and limits the number
-// of decoded values to 4*len(data)+4096 (see the package documentation).
+// of decoded values to 2*len(data)+4096 (see the package documentation).
 // Decoded strings and byte slices do not alias data.
 func Decode(t *Type, data []byte) (any, error) {
 	if t == nil {
@@ -48,7 +48,7 @@ func IsNormal(t *Type, data []byte) bool {
 // chosen inside variants, like "a((((((ay))))))" with empty elements) from
 // making Decode allocate hundreds of bytes per input byte.
 func nodeBudget(n int) int {
-	return 4*n + 4096
+	return 2*n + 4096
 }
 
 // decoder holds the state of one Decode or IsNormal call. All positions
@@ -236,27 +236,26 @@ func (d *decoder) fixedArray(t *Type, start, end, level int) (any, error) {
 		return bytes.Clone(d.data[start:end:end]), nil
 	}
 	n := size / el.size
-	var out []any
-	if d.build {
-		out = make([]any, n)
+	if n > d.budget {
+		return nil, d.errorf(t, start, "too many values for the input size")
 	}
 	switch el.kind {
 	case 'n', 'q', 'i', 'h', 'u', 'x', 't', 'd':
-		// Fast path: every bit pattern is normal.
+		// Fast path: every bit pattern of these types is normal.
 		d.budget -= n
-		if d.budget < 0 {
-			return nil, d.errorf(t, start, "too many values for the input size")
-		}
-		if d.build {
-			for i := range out {
-				p := start + i*el.size
-				out[i] = fixedBasic(el.kind, d.data[p:p+el.size])
-			}
-		}
 		if !d.build {
 			return nil, nil
 		}
+		out := make([]any, n)
+		for i := range out {
+			p := start + i*el.size
+			out[i] = fixedBasic(el.kind, d.data[p:p+el.size])
+		}
 		return out, nil
+	}
+	var out []any
+	if d.build {
+		out = make([]any, n)
 	}
 	for i := 0; i < n; i++ {
 		p := start + i*el.size
@@ -296,6 +295,9 @@ func (d *decoder) varArray(t *Type, start, end, level int) (any, error) {
 		return nil, d.errorf(t, start+int(last), "framing offset table size "+strconv.Itoa(tableLen)+" is not a multiple of "+strconv.Itoa(w))
 	}
 	n := tableLen / w
+	if offsetSize(int(last), n) != w {
+		return nil, d.errorf(t, start+int(last), "framing offsets are "+strconv.Itoa(w)+" bytes wide, normal form uses "+strconv.Itoa(offsetSize(int(last), n)))
+	}
 	if n > d.budget {
 		// Each element costs at least one value; fail before allocating.
 		return nil, d.errorf(t, start, "too many values for the input size")
@@ -339,6 +341,11 @@ func (d *decoder) tuple(t *Type, start, end, level int) (any, error) {
 	w := 0
 	if t.nOffsets > 0 {
 		w = readerOffsetSize(size)
+		// The width a reader derives from the total size must be the one
+		// the writer picked for this body size.
+		if body := size - w*t.nOffsets; body >= 0 && offsetSize(body, t.nOffsets) != w {
+			return nil, d.errorf(t, start+body, "framing offsets are "+strconv.Itoa(w)+" bytes wide, normal form uses "+strconv.Itoa(offsetSize(body, t.nOffsets)))
+		}
 	}
 	var out []any
 	if d.build {
@@ -409,7 +416,7 @@ func (d *decoder) variant(t *Type, start, end, level int) (any, error) {
 	}
 	ct, err := d.parseType(b[nul+1:])
 	if err != nil {
-		return nil, d.errorf(t, start+nul+1, err.Error())
+		return nil, d.errorf(t, start+nul+1, "invalid type string "+strconv.Quote(string(b[nul+1:]))+": "+err.Error())
 	}
 	if level+ct.depth >= MaxDepth {
 		return nil, d.errorf(t, start+nul+1, "variant nesting too deep (limit "+strconv.Itoa(MaxDepth)+")")
@@ -435,7 +442,7 @@ func (d *decoder) parseType(b []byte) (*Type, error) {
 	if t, ok := d.types[string(b)]; ok {
 		return t, nil
 	}
-	t, err := ParseType(string(b))
+	t, err := parseWhole(string(b))
 	if err != nil {
 		return nil, err
 	}

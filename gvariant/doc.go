@@ -65,7 +65,7 @@
 // Decode is safe on hostile input: it never panics, works in time linear
 // in the input size (times at most the nesting depth), limits nesting as
 // described at MaxDepth (like GLib), and refuses to produce more than
-// 4*len(data)+4096 Go values, so that types chosen by an attacker inside
+// 2*len(data)+4096 Go values, so that types chosen by an attacker inside
 // variants (such as "a((((ay))))" with many empty elements) cannot make it
 // allocate far more memory than the input size. Ordinary data is nowhere
 // near this limit.

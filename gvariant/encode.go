@@ -27,10 +27,9 @@ func AppendEncode(dst []byte, t *Type, v any) ([]byte, error) {
 		return dst, &ValueError{Type: "<nil>", Reason: "nil *Type"}
 	}
 	if dst == nil {
-		dst = make([]byte, 0, 64)
+		dst = make([]byte, 0, 128)
 	}
 	e := encoder{buf: dst, base: len(dst)}
-	e.offs = e.small[:0]
 	if err := e.value(t, v, 0); err != nil {
 		return dst, err
 	}
@@ -39,10 +38,8 @@ func AppendEncode(dst []byte, t *Type, v any) ([]byte, error) {
 
 // encoder holds the state of one Encode call.
 type encoder struct {
-	buf   []byte
-	base  int   // index in buf of offset 0 of the outermost value
-	offs  []int // stack of pending framing offsets (relative to their container)
-	small [32]int
+	buf  []byte
+	base int // index in buf of offset 0 of the outermost value
 }
 
 // pad appends zero bytes until the current offset is a multiple of align.
@@ -251,17 +248,16 @@ func (e *encoder) array(t *Type, v any, level int) error {
 		return nil
 	}
 	start := len(e.buf)
-	mark := len(e.offs)
+	var small [16]int // framing offsets; on the stack for small arrays
+	offs := small[:0]
 	for i, x := range xs {
 		e.pad(el.align)
 		if err := e.value(el, x, level+1); err != nil {
-			e.offs = e.offs[:mark]
 			return withPath(err, "["+strconv.Itoa(i)+"]")
 		}
-		e.offs = append(e.offs, len(e.buf)-start)
+		offs = append(offs, len(e.buf)-start)
 	}
-	e.writeOffsets(start, e.offs[mark:], false)
-	e.offs = e.offs[:mark]
+	e.writeOffsets(start, offs, false)
 	return nil
 }
 
@@ -269,15 +265,15 @@ func (e *encoder) array(t *Type, v any, level int) error {
 // (len(fs) == len(t.fields)).
 func (e *encoder) tuple(t *Type, fs []any, level int) error {
 	start := len(e.buf)
-	mark := len(e.offs)
+	var small [8]int // framing offsets; on the stack for small tuples
+	offs := small[:0]
 	for i, f := range t.fields {
 		e.pad(f.align)
 		if err := e.value(f, fs[i], level+1); err != nil {
-			e.offs = e.offs[:mark]
 			return withPath(err, fieldSeg(t, i))
 		}
 		if t.ending[i] == endOffset {
-			e.offs = append(e.offs, len(e.buf)-start)
+			offs = append(offs, len(e.buf)-start)
 		}
 	}
 	if t.size > 0 {
@@ -286,8 +282,7 @@ func (e *encoder) tuple(t *Type, fs []any, level int) error {
 		}
 		return nil
 	}
-	e.writeOffsets(start, e.offs[mark:], true)
-	e.offs = e.offs[:mark]
+	e.writeOffsets(start, offs, true)
 	return nil
 }
 

@@ -172,3 +172,5 @@ func TestGoldenLarge(t *testing.T) {
 		}
 	})
 }
+
+func readFile(name string) ([]byte, error) { return os.ReadFile(name) }

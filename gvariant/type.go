@@ -74,6 +74,15 @@ func isBasic(c byte) bool {
 // returned. Dict entry types ("{sv}") are accepted anywhere, as in GLib,
 // but their key must be a basic type.
 func ParseType(sig string) (*Type, error) {
+	t, err := parseWhole(sig)
+	if err != nil {
+		return nil, fmt.Errorf("gvariant: invalid type string %q: %w", sig, err)
+	}
+	return t, nil
+}
+
+// parseWhole parses sig, which must be exactly one complete type.
+func parseWhole(sig string) (*Type, error) {
 	if len(sig) == 1 {
 		if t := basicTypes[sig[0]]; t != nil {
 			return t, nil
@@ -81,10 +90,10 @@ func ParseType(sig string) (*Type, error) {
 	}
 	t, n, err := parseType(sig, 0, 0)
 	if err != nil {
-		return nil, fmt.Errorf("gvariant: invalid type string %q: %w", sig, err)
+		return nil, err
 	}
 	if n != len(sig) {
-		return nil, fmt.Errorf("gvariant: invalid type string %q: trailing characters after complete type at offset %d", sig, n)
+		return nil, fmt.Errorf("trailing characters after complete type at offset %d", n)
 	}
 	return t, nil
 }
