@@ -174,3 +174,59 @@ func TestGoldenLarge(t *testing.T) {
 }
 
 func readFile(name string) ([]byte, error) { return os.ReadFile(name) }
+
+// boundaryData mirrors boundary_data in testdata/gen_golden.py.
+func boundaryData(recipe string, body, w int) (*Type, []byte) {
+	le := func(x int) []byte {
+		b := make([]byte, 8)
+		for i := range b {
+			b[i] = byte(x >> (8 * i))
+		}
+		return b[:w]
+	}
+	h := body / 2
+	var out []byte
+	switch recipe {
+	case "as1":
+		out = append(append(bytes.Repeat([]byte("a"), body-1), 0), le(body)...)
+		return MustParseType("as"), out
+	case "tup2":
+		out = append(append(bytes.Repeat([]byte("x"), h), bytes.Repeat([]byte("y"), body-h)...), le(h)...)
+		return MustParseType("((ay)(ay))"), out
+	case "sas":
+		out = append(append(bytes.Repeat([]byte("a"), body-1), 0), le(body)...)
+		return MustParseType("(sas)"), out
+	case "aay2":
+		out = append(append(bytes.Repeat([]byte("p"), h), bytes.Repeat([]byte("q"), body-h)...), le(h)...)
+		return MustParseType("aay"), append(out, le(body)...)
+	}
+	panic(recipe)
+}
+
+// TestGoldenOffsetWidthBoundaries checks normal-form decisions for bodies
+// near the 1/2/4-byte framing offset boundaries, with every offset width.
+func TestGoldenOffsetWidthBoundaries(t *testing.T) {
+	readJSONL(t, "boundary.jsonl", func(line int, raw []byte) {
+		var c struct {
+			Recipe            string
+			Body, Width       int
+			Normal, Canonical bool
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			t.Fatalf("line %d: %v", line, err)
+		}
+		typ, data := boundaryData(c.Recipe, c.Body, c.Width)
+		if got := IsNormal(typ, data); got != c.Canonical {
+			t.Errorf("%s body %d width %d: IsNormal = %v, GLib says %v", c.Recipe, c.Body, c.Width, got, c.Canonical)
+		}
+		if c.Canonical {
+			v, err := Decode(typ, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err := Encode(typ, v); err != nil || !bytes.Equal(b, data) {
+				t.Errorf("%s body %d width %d: re-encode differs", c.Recipe, c.Body, c.Width)
+			}
+		}
+	})
+}

@@ -12,6 +12,10 @@
 #                  "canonical": normal and g_variant_get_normal_form reproduces
 #                  the bytes exactly}
 #                 for mutated serializations (byte flips, truncations, ...).
+#   boundary.jsonl {"recipe": R, "body": B, "width": W, "normal": ..., "canonical": ...}
+#                 hand-built serializations whose body size B is near a
+#                 framing-offset width boundary, with offsets W bytes wide
+#                 (rebuilt by boundaryData in golden_test.go).
 #   large.jsonl   {"recipe": name, "len": n, "sha256": hex} for large values
 #                 that the Go test rebuilds from the recipe (2- and 4-byte
 #                 framing offsets).
@@ -214,6 +218,24 @@ def mutations(b):
     return [m for m in out if m != b]
 
 
+def le(x, w):
+    return x.to_bytes(w, "little")
+
+
+def boundary_data(recipe, body, w):
+    """Mirrors boundaryData in golden_test.go."""
+    h = body // 2
+    if recipe == "as1":
+        return "as", b"a" * (body - 1) + b"\0" + le(body, w)
+    if recipe == "tup2":
+        return "((ay)(ay))", b"x" * h + b"y" * (body - h) + le(h, w)
+    if recipe == "sas":
+        return "(sas)", b"a" * (body - 1) + b"\0" + le(body, w)
+    if recipe == "aay2":
+        return "aay", b"p" * h + b"q" * (body - h) + le(h, w) + le(body, w)
+    raise ValueError(recipe)
+
+
 def main():
     fixed_types = ["(su)", "(uuuusa(ayay))", "(a(say)a(sayay))", "(uuua(ayay))", "a{sv}", "as", "aay",
                    "(a{sv}aya(say)sstayay)", "mv", "ms", "mmi", "a(ss)", "(ay)", "()", "a()", "(y())",
@@ -239,6 +261,18 @@ def main():
                                      "canonical": nf and is_canonical(t, m)}) + "\n")
     golden.close()
     normal.close()
+
+    boundary = open(os.path.join(OUT, "boundary.jsonl"), "w")
+    for body in list(range(248, 262)) + list(range(65526, 65542)):
+        for w in (1, 2, 4, 8):
+            if body >= 256 ** w:
+                continue
+            for recipe in ("as1", "tup2", "sas", "aay2"):
+                t, d = boundary_data(recipe, body, w)
+                nf = bool(is_normal(t, d))
+                boundary.write(json.dumps({"recipe": recipe, "body": body, "width": w, "normal": nf,
+                                           "canonical": nf and is_canonical(t, d)}) + "\n")
+    boundary.close()
 
     large = open(os.path.join(OUT, "large.jsonl"), "w")
     # Recipes mirrored in golden_test.go.
