@@ -17,10 +17,11 @@ SIZE_MIB=${SIZE_MIB:-1024}
 RUNS=${RUNS:-3}
 TREE=${TREE:-/usr}
 JOBS=${JOBS:-2}
-for tool in go fsverity openssl; do
+for tool in go fsverity openssl /usr/bin/time; do
 	command -v "$tool" >/dev/null || { echo "fsverity.sh: $tool not found" >&2; exit 1; }
 done
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d /tmp/fsverity-bench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -112,16 +113,19 @@ EOF
 (cd "$TMP/tool" && GOFLAGS=-mod=mod go build -o "$TMP/fsvbench" .)
 GOSTREE=$TMP/fsvbench
 
-# ms COMMAND...: wall-clock milliseconds of one run, output discarded.
-ms() {
-	local t0 t1
-	t0=$(date +%s%N)
-	"$@" >/dev/null
-	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000000))
+# run W C COMMAND...: run once (output discarded) and keep the best wall-clock
+# and CPU (user+sys, children included) milliseconds in variables W and C.
+run() {
+	local w=$1 c=$2
+	shift 2
+	/usr/bin/time -f '%e %U %S' -o "$TMP/time" "$@" >/dev/null
+	read -r e u s <"$TMP/time"
+	best "$w" "$(awk -v e="$e" 'BEGIN { printf "%d", e * 1000 }')"
+	best "$c" "$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%d", (u + s) * 1000 }')"
 }
 # best VAR MS: keep the minimum in VAR.
 best() { if [[ -z ${!1:-} || $2 -lt ${!1} ]]; then printf -v "$1" '%s' "$2"; fi; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }'; }
 mibs() { awk -v b="$1" -v ms="$2" 'BEGIN { printf "%.0f", b / 1048576 / (ms / 1000) }'; }
 
 # 1. One big file (deterministic content: AES-CTR keystream).
@@ -132,11 +136,11 @@ cat "$BIG" >/dev/null
 want=$(fsverity digest "$BIG")
 got=$("$GOSTREE" "$BIG")
 [[ $got == "$want" ]] || { echo "digest mismatch: gostree '$got' vs fsverity '$want'" >&2; exit 1; }
-g='' f='' o=''
+g='' f='' o='' gc='' fc='' oc=''
 for _ in $(seq "$RUNS"); do
-	best g "$(ms "$GOSTREE" "$BIG")"
-	best f "$(ms fsverity digest "$BIG")"
-	best o "$(ms openssl dgst -sha256 "$BIG")"
+	run g gc "$GOSTREE" "$BIG"
+	run f fc fsverity digest "$BIG"
+	run o oc openssl dgst -sha256 "$BIG"
 done
 
 # 2. Every regular file under $TREE, $JOBS workers each.
@@ -149,13 +153,12 @@ find "$TREE" -type f -print0 | xargs -0 -n64 fsverity digest | sort >"$TMP/their
 if cmp -s "$TMP/ours" "$TMP/theirs"; then
 	same="identical ($(wc -l <"$TMP/ours") lines)"
 else
-	same="DIFFERENT: $(diff "$TMP/ours" "$TMP/theirs" | grep -c '^[<>]') lines differ"
+	same="DIFFERENT: $(diff "$TMP/ours" "$TMP/theirs" | grep -c '^[<>]' || true) lines differ"
 fi
-walk() { find "$TREE" -type f -print0 | xargs -0 -P"$JOBS" -n64 fsverity digest; }
-gw='' fw=''
+gw='' fw='' gwc='' fwc=''
 for _ in $(seq "$RUNS"); do
-	best gw "$(ms "$GOSTREE" -walk -j "$JOBS" "$TREE")"
-	best fw "$(ms walk)"
+	run gw gwc "$GOSTREE" -walk -j "$JOBS" "$TREE"
+	run fw fwc sh -c 'find "$1" -type f -print0 | xargs -0 -P"$2" -n64 fsverity digest' sh "$TREE" "$JOBS"
 done
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -166,18 +169,19 @@ cat <<EOF
 $(date -u +%Y-%m-%d), $cpu ($(nproc) cores, $shani), $(uname -r), $(go version | cut -d' ' -f3),
 $(fsverity --version | head -1), $(openssl version | cut -d' ' -f1-2).
 Command: \`bench/fsverity.sh\` (SIZE_MIB=$SIZE_MIB RUNS=$RUNS TREE=$TREE JOBS=$JOBS); best of $RUNS
-wall-clock runs, interleaved, page cache warm. Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg).
+runs each, interleaved, page cache warm; wall = elapsed, CPU = user+sys. Load average before:
+$load0; after: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs share the machine: trust CPU more than wall).
 
-| $SIZE_MIB MiB file, one stream | ms | MiB/s | vs openssl |
+| $SIZE_MIB MiB file, one stream | wall ms | MiB/s | CPU ms | wall vs openssl | CPU vs openssl |
+|---|---:|---:|---:|---:|---:|
+| gostree \`fsverity.DigestFile\` (SHA-256/4K) | $g | $(mibs $((SIZE_MIB << 20)) "$g") | $gc | $(pct "$g" "$o") | $(pct "$gc" "$oc") |
+| \`fsverity digest\` | $f | $(mibs $((SIZE_MIB << 20)) "$f") | $fc | $(pct "$f" "$o") | $(pct "$fc" "$oc") |
+| \`openssl dgst -sha256\` (plain SHA-256, not fs-verity) | $o | $(mibs $((SIZE_MIB << 20)) "$o") | $oc | — | — |
+
+| every regular file of $TREE ($nfiles files, $(awk -v b="$nbytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB), $JOBS workers | wall ms | MiB/s | CPU ms |
 |---|---:|---:|---:|
-| gostree \`fsverity.DigestFile\` (SHA-256/4K) | $g | $(mibs $((SIZE_MIB << 20)) "$g") | $(awk -v a="$g" -v b="$o" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }') |
-| \`fsverity digest\` | $f | $(mibs $((SIZE_MIB << 20)) "$f") | $(awk -v a="$f" -v b="$o" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }') |
-| \`openssl dgst -sha256\` (plain SHA-256, not fs-verity) | $o | $(mibs $((SIZE_MIB << 20)) "$o") | — |
-
-| every regular file of $TREE ($nfiles files, $(awk -v b="$nbytes" 'BEGIN { printf "%.0f", b / 1048576 }') MiB), $JOBS workers | ms | MiB/s |
-|---|---:|---:|
-| gostree \`DigestFile\`, $JOBS goroutines | $gw | $(mibs "$nbytes" "$gw") |
-| \`find $TREE -type f -print0 \| xargs -0 -P$JOBS -n64 fsverity digest\` | $fw | $(mibs "$nbytes" "$fw") |
+| gostree \`DigestFile\`, $JOBS goroutines | $gw | $(mibs "$nbytes" "$gw") | $gwc |
+| \`find $TREE -type f -print0 \| xargs -0 -P$JOBS -n64 fsverity digest\` | $fw | $(mibs "$nbytes" "$fw") | $fwc |
 
 Digests of gostree and fsverity-utils over $TREE: $same.
 EOF
