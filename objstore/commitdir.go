@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -111,7 +112,7 @@ func (e *UnsupportedFileError) Error() string {
 type fileJob struct {
 	path string
 	rel  string
-	st   unix.Stat_t
+	typ  uint32 // sIFREG or sIFLNK, from the directory entry
 	slot *ID
 }
 
@@ -123,9 +124,14 @@ func (tx *Transaction) WriteDir(ctx context.Context, dir string, mt *MutableTree
 		opts = &DirOptions{}
 	}
 	mod := opts.Modifier.effective(tx.r.mode)
+	// The tree's root may be a symlink to a directory (ostree follows it);
+	// nothing below it is followed.
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return err
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return fmt.Errorf("commit %s: %w", dir, err)
 	}
 	var cache *statCache
 	if !opts.NoStatCache {
@@ -137,7 +143,7 @@ func (tx *Transaction) WriteDir(ctx context.Context, dir string, mt *MutableTree
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	ch := make(chan fileJob, 256)
+	ch := make(chan fileJob, 1024)
 	var wg sync.WaitGroup
 	for range jobs {
 		wg.Add(1)
@@ -175,16 +181,22 @@ func (tx *Transaction) walkDir(ctx context.Context, path, rel string, mt *Mutabl
 	if err := context.Cause(ctx); err != nil {
 		return err
 	}
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		return fmt.Errorf("stat %s: %w", path, err)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
+			return fmt.Errorf("commit %s: not a directory", path)
+		}
+		return fmt.Errorf("open directory %s: %w", path, err)
 	}
-	if st.Mode&sIFMT != sIFDIR {
-		return fmt.Errorf("commit %s: not a directory", path)
+	d := os.NewFile(uintptr(fd), path)
+	defer d.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
 	}
 	m := &Meta{Mode: st.Mode, UID: st.Uid, GID: st.Gid}
 	if !mod.NoXattrs {
-		xs, err := ReadXattrs(path)
+		xs, err := ReadXattrsFd(fd)
 		if err != nil {
 			return fmt.Errorf("read xattrs of %s: %w", path, err)
 		}
@@ -196,27 +208,19 @@ func (tx *Transaction) walkDir(ctx context.Context, path, rel string, mt *Mutabl
 		return err
 	}
 	mt.Meta = metaID
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("open directory %s: %w", path, err)
-	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
+	ents, err := d.ReadDir(-1)
 	if err != nil {
 		return fmt.Errorf("read directory %s: %w", path, err)
 	}
-	for _, name := range names {
+	for _, e := range ents {
+		name := e.Name()
 		childPath := path + "/" + name
 		childRel := rel + "/" + name
 		if err := ValidName(name); err != nil {
 			return fmt.Errorf("commit %s: %w", childPath, err)
 		}
-		var cst unix.Stat_t
-		if err := unix.Lstat(childPath, &cst); err != nil {
-			return fmt.Errorf("stat %s: %w", childPath, err)
-		}
-		switch cst.Mode & sIFMT {
-		case sIFDIR:
+		switch typ := e.Type(); {
+		case typ.IsDir():
 			sub, err := mt.EnsureDir(ctx, name)
 			if err != nil {
 				return fmt.Errorf("commit %s: %w", childPath, err)
@@ -224,97 +228,160 @@ func (tx *Transaction) walkDir(ctx context.Context, path, rel string, mt *Mutabl
 			if err := tx.walkDir(ctx, childPath, childRel, sub, mod, ch); err != nil {
 				return err
 			}
-		case sIFREG, sIFLNK:
+		case typ.IsRegular(), typ&fs.ModeSymlink != 0:
 			slot, err := mt.SetFileSlot(ctx, name)
 			if err != nil {
 				return fmt.Errorf("commit %s: %w", childPath, err)
 			}
+			t := uint32(sIFREG)
+			if typ&fs.ModeSymlink != 0 {
+				t = sIFLNK
+			}
 			select {
-			case ch <- fileJob{path: childPath, rel: childRel, st: cst, slot: slot}:
+			case ch <- fileJob{path: childPath, rel: childRel, typ: t, slot: slot}:
 			case <-ctx.Done():
 				return context.Cause(ctx)
 			}
 		default:
-			return &UnsupportedFileError{Path: childPath, Mode: cst.Mode}
+			return &UnsupportedFileError{Path: childPath, Mode: FileModeToUnix(typ)}
 		}
 	}
 	return nil
 }
 
 func (tx *Transaction) importFile(ctx context.Context, j fileJob, mod Modifier, cache *statCache) error {
-	if cache != nil {
-		if id, ok := cache.lookup(j.rel, &j.st); ok {
-			if has, err := tx.Has(id, TypeFile); err == nil && has {
-				*j.slot = id
-				cache.keep(j.rel, &j.st, id)
-				tx.mu.Lock()
-				tx.stats.ContentTotal++
-				tx.mu.Unlock()
-				return nil
+	var st unix.Stat_t
+	if cache != nil && cache.has(j.rel) || j.typ == sIFLNK {
+		if err := unix.Lstat(j.path, &st); err != nil {
+			return fmt.Errorf("stat %s: %w", j.path, err)
+		}
+		if cache != nil {
+			if id, ok := cache.lookup(j.rel, &st); ok {
+				if has, err := tx.Has(id, TypeFile); err == nil && has {
+					*j.slot = id
+					cache.keep(j.rel, &st, id)
+					tx.mu.Lock()
+					tx.stats.ContentTotal++
+					tx.mu.Unlock()
+					return nil
+				}
 			}
 		}
 	}
-	m := &Meta{Mode: j.st.Mode, UID: j.st.Uid, GID: j.st.Gid, Size: j.st.Size}
 	var id ID
-	if m.IsSymlink() {
-		target, err := os.Readlink(j.path)
-		if err != nil {
-			return fmt.Errorf("read symlink %s: %w", j.path, err)
-		}
-		m.Target, m.Size = target, int64(len(target))
-		if !mod.NoXattrs {
-			if m.Xattrs, err = ReadXattrs(j.path); err != nil {
-				return fmt.Errorf("read xattrs of %s: %w", j.path, err)
-			}
-		}
-		mod.Apply(m)
-		if id, err = tx.WriteContent(ctx, m, nil); err != nil {
-			return fmt.Errorf("commit %s: %w", j.path, err)
-		}
-	} else {
-		f, err := openNoAtime(j.path)
-		if err != nil {
-			return fmt.Errorf("open %s: %w", j.path, err)
-		}
-		defer f.Close()
-		var fst unix.Stat_t
-		if err := unix.Fstat(int(f.Fd()), &fst); err != nil {
-			return fmt.Errorf("stat %s: %w", j.path, err)
-		}
-		if fst.Ino != j.st.Ino || fst.Dev != j.st.Dev {
+	var err error
+	if j.typ == sIFLNK {
+		if st.Mode&sIFMT != sIFLNK {
 			return fmt.Errorf("commit %s: file replaced while committing", j.path)
 		}
-		j.st = fst
-		m.Mode, m.UID, m.GID, m.Size = fst.Mode, fst.Uid, fst.Gid, fst.Size
-		if !mod.NoXattrs {
-			if m.Xattrs, err = ReadXattrsFd(int(f.Fd())); err != nil {
-				return fmt.Errorf("read xattrs of %s: %w", j.path, err)
-			}
-		}
-		mod.Apply(m)
-		if id, err = tx.WriteContent(ctx, m, f); err != nil {
-			if errors.Is(err, ErrSizeChanged) {
-				return fmt.Errorf("commit %s: %w", j.path, err)
-			}
-			return fmt.Errorf("commit %s: %w", j.path, err)
-		}
+		id, err = tx.importSymlink(ctx, j.path, &st, mod)
+	} else {
+		id, err = tx.importRegular(ctx, j.path, &st, mod)
+	}
+	if err != nil {
+		return err
 	}
 	*j.slot = id
 	if cache != nil {
-		cache.keep(j.rel, &j.st, id)
+		cache.keep(j.rel, &st, id)
 	}
 	return nil
 }
 
-func openNoAtime(path string) (*os.File, error) {
+func (tx *Transaction) importSymlink(ctx context.Context, path string, st *unix.Stat_t, mod Modifier) (ID, error) {
+	target, err := os.Readlink(path)
+	if err != nil {
+		return ID{}, fmt.Errorf("read symlink %s: %w", path, err)
+	}
+	m := &Meta{Mode: st.Mode, UID: st.Uid, GID: st.Gid, Target: target, Size: int64(len(target))}
+	if !mod.NoXattrs {
+		if m.Xattrs, err = ReadXattrs(path); err != nil {
+			return ID{}, fmt.Errorf("read xattrs of %s: %w", path, err)
+		}
+	}
+	mod.Apply(m)
+	id, err := tx.WriteContent(ctx, m, nil)
+	if err != nil {
+		return ID{}, fmt.Errorf("commit %s: %w", path, err)
+	}
+	return id, nil
+}
+
+// importRegular reads a regular file once: small files in one read() into
+// memory, large ones streamed.
+func (tx *Transaction) importRegular(ctx context.Context, path string, st *unix.Stat_t, mod Modifier) (ID, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOATIME, 0)
 	if errors.Is(err, unix.EPERM) {
 		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	}
 	if err != nil {
-		return nil, err
+		if errors.Is(err, unix.ELOOP) {
+			return ID{}, fmt.Errorf("commit %s: file replaced while committing", path)
+		}
+		return ID{}, fmt.Errorf("open %s: %w", path, err)
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	defer func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}()
+	prev := *st
+	if err := unix.Fstat(fd, st); err != nil {
+		return ID{}, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if prev.Ino != 0 && (prev.Ino != st.Ino || prev.Dev != st.Dev) {
+		return ID{}, fmt.Errorf("commit %s: file replaced while committing", path)
+	}
+	if st.Mode&sIFMT != sIFREG {
+		return ID{}, &UnsupportedFileError{Path: path, Mode: st.Mode}
+	}
+	m := &Meta{Mode: st.Mode, UID: st.Uid, GID: st.Gid, Size: st.Size}
+	if !mod.NoXattrs {
+		if m.Xattrs, err = ReadXattrsFd(fd); err != nil {
+			return ID{}, fmt.Errorf("read xattrs of %s: %w", path, err)
+		}
+	}
+	mod.Apply(m)
+	var id ID
+	if m.Size <= smallFileMax {
+		buf := make([]byte, m.Size+1)
+		n, err := readFull(fd, buf)
+		if err != nil {
+			return ID{}, fmt.Errorf("read %s: %w", path, err)
+		}
+		if int64(n) != m.Size {
+			return ID{}, fmt.Errorf("commit %s: %w", path, ErrSizeChanged)
+		}
+		id, err = tx.WriteContentBytes(ctx, m, buf[:n])
+	} else {
+		f := os.NewFile(uintptr(fd), path)
+		fd = -1
+		defer f.Close()
+		id, err = tx.WriteContent(ctx, m, f)
+	}
+	if err != nil {
+		return ID{}, fmt.Errorf("commit %s: %w", path, err)
+	}
+	return id, nil
+}
+
+// readFull reads until buf is full or EOF.
+func readFull(fd int, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if k == 0 {
+			break
+		}
+		n += k
+	}
+	return n, nil
 }
 
 // CommitOptions describe the commit object WriteCommit creates.

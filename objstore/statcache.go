@@ -58,6 +58,11 @@ func (r *Repo) loadStatCache(source, fingerprint string) *statCache {
 	return c
 }
 
+func (c *statCache) has(rel string) bool {
+	_, ok := c.old[rel]
+	return ok
+}
+
 func (c *statCache) lookup(rel string, st *unix.Stat_t) (ID, bool) {
 	e, ok := c.old[rel]
 	if !ok {

@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/flate"
@@ -47,6 +49,7 @@ type Transaction struct {
 	r       *Repo
 	unlock  func()
 	staging string
+	tmpSeq  atomic.Int64
 
 	mu     sync.Mutex
 	staged map[ObjectName]bool
@@ -176,42 +179,49 @@ func (tx *Transaction) WriteCommitMeta(ctx context.Context, commit ID, md Metada
 	tx.mu.Lock()
 	delete(tx.staged, n)
 	tx.mu.Unlock()
+	os.Remove(tx.stagedPath(n))
 	return tx.stageBytes(n, data, 0o644)
 }
 
-func (tx *Transaction) stageBytes(n ObjectName, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(tx.staging, "tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", n, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", n, err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", n, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", n, err)
-	}
-	return tx.publishStaged(n, f.Name(), int64(len(data)))
-}
-
-func (tx *Transaction) publishStaged(n ObjectName, tmp string, size int64) error {
-	if !tx.markStaged(n, size) {
-		os.Remove(tmp)
+func (tx *Transaction) stageBytes(n ObjectName, data []byte, perm uint32) error {
+	if !tx.markStaged(n, int64(len(data))) {
 		return nil
 	}
-	if err := os.Rename(tmp, tx.stagedPath(n)); err != nil {
-		tx.mu.Lock()
-		delete(tx.staged, n)
-		tx.mu.Unlock()
-		os.Remove(tmp)
-		return fmt.Errorf("stage %s: %w", n, err)
+	path := tx.stagedPath(n)
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err == nil {
+		err = writeAll(fd, data)
+		if err == nil {
+			err = unix.Fchmod(fd, perm)
+		}
+		if cerr := unix.Close(fd); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		tx.unstage(n, path)
+		return fmt.Errorf("write %s: %w", n, err)
+	}
+	return nil
+}
+
+func (tx *Transaction) unstage(n ObjectName, path string) {
+	tx.mu.Lock()
+	delete(tx.staged, n)
+	tx.mu.Unlock()
+	unix.Unlink(path)
+}
+
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := unix.Write(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
 	}
 	return nil
 }
@@ -247,30 +257,11 @@ var ErrSizeChanged = errors.New("file size changed while reading")
 // read once; small files are hashed before anything is written so existing
 // objects cost no write.
 func (tx *Transaction) WriteContent(ctx context.Context, m *Meta, r io.Reader) (ID, error) {
-	if err := ctx.Err(); err != nil {
+	if err := tx.checkContent(ctx, m); err != nil {
 		return ID{}, err
 	}
-	if err := validateFileMeta(m); err != nil {
-		return ID{}, fmt.Errorf("write content: %w", err)
-	}
-	if tx.r.mode == ModeBareUserOnly {
-		if m.IsRegular() && m.Mode&^(sIFMT|0o775) != 0 {
-			return ID{}, fmt.Errorf("write content: mode 0%o not allowed in a bare-user-only repository (only 0775 bits)", m.Mode&permAll)
-		}
-		if m.UID != 0 || m.GID != 0 || len(m.Xattrs) > 0 {
-			return ID{}, fmt.Errorf("write content: bare-user-only repositories hold no ownership or xattrs")
-		}
-	}
-	tx.mu.Lock()
-	tx.stats.ContentTotal++
-	tx.mu.Unlock()
-	h := newContentHash(m)
 	if m.IsSymlink() {
-		id := ID(h.Sum(nil))
-		if ok, err := tx.Has(id, TypeFile); err != nil || ok {
-			return id, err
-		}
-		return id, tx.stageSymlink(id, m)
+		return tx.writeSymlink(m)
 	}
 	if m.Size <= smallFileMax {
 		buf := make([]byte, m.Size+1)
@@ -281,46 +272,121 @@ func (tx *Transaction) WriteContent(ctx context.Context, m *Meta, r io.Reader) (
 		if int64(n) != m.Size {
 			return ID{}, ErrSizeChanged
 		}
-		buf = buf[:n]
-		h.Write(buf)
-		id := ID(h.Sum(nil))
-		if ok, err := tx.Has(id, TypeFile); err != nil || ok {
-			return id, err
-		}
-		return tx.stageRegular(id, m, bytes.NewReader(buf), nil)
+		return tx.WriteContentBytes(ctx, m, buf[:n])
 	}
-	return tx.stageRegular(ID{}, m, r, h)
+	return tx.stageStream(m, r, newContentHash(m))
 }
 
-// stageRegular writes a regular content object. When h is nil, id is already
-// known; otherwise the content is hashed with h while it is written and the
-// copy is dropped if the object turns out to exist.
-func (tx *Transaction) stageRegular(id ID, m *Meta, r io.Reader, h hash.Hash) (ID, error) {
-	f, err := os.CreateTemp(tx.staging, "tmp-")
+// WriteContentBytes is WriteContent for content already in memory.
+func (tx *Transaction) WriteContentBytes(ctx context.Context, m *Meta, data []byte) (ID, error) {
+	if err := tx.checkContent(ctx, m); err != nil {
+		return ID{}, err
+	}
+	if m.IsSymlink() {
+		return tx.writeSymlink(m)
+	}
+	if int64(len(data)) != m.Size {
+		return ID{}, ErrSizeChanged
+	}
+	h := newContentHash(m)
+	h.Write(data)
+	id := ID(h.Sum(nil))
+	if ok, err := tx.Has(id, TypeFile); err != nil || ok {
+		return id, err
+	}
+	n := ObjectName{id, TypeFile}
+	if !tx.markStaged(n, m.Size) {
+		return id, nil
+	}
+	path := tx.stagedPath(n)
+	if err := tx.writeRegularObject(path, m, data); err != nil {
+		tx.unstage(n, path)
+		return ID{}, fmt.Errorf("write content %s: %w", id, err)
+	}
+	return id, nil
+}
+
+func (tx *Transaction) checkContent(ctx context.Context, m *Meta) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := validateFileMeta(m); err != nil {
+		return fmt.Errorf("write content: %w", err)
+	}
+	if tx.r.mode == ModeBareUserOnly {
+		if m.IsRegular() && m.Mode&^(sIFMT|0o775) != 0 {
+			return fmt.Errorf("write content: mode 0%o not allowed in a bare-user-only repository (only 0775 bits)", m.Mode&permAll)
+		}
+		if m.UID != 0 || m.GID != 0 || len(m.Xattrs) > 0 {
+			return fmt.Errorf("write content: bare-user-only repositories hold no ownership or xattrs")
+		}
+	}
+	tx.mu.Lock()
+	tx.stats.ContentTotal++
+	tx.mu.Unlock()
+	return nil
+}
+
+// writeRegularObject creates path holding data in the repository's format.
+func (tx *Transaction) writeRegularObject(path string, m *Meta, data []byte) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	if tx.r.mode == ModeArchive {
+		var b bytes.Buffer
+		tx.writeArchiveHeader(&b, m)
+		zw, _ := flate.NewWriter(&b, archiveLevel)
+		zw.Write(data)
+		zw.Close()
+		data = b.Bytes()
+	}
+	err = writeAll(fd, data)
+	if err == nil {
+		err = tx.finishRegular(fd, m)
+	}
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (tx *Transaction) writeArchiveHeader(w io.Writer, m *Meta) error {
+	header := encodeArchiveHeader(m)
+	p := lengthPrefix(len(header))
+	if _, err := w.Write(p[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(header)
+	return err
+}
+
+// stageStream writes a large regular file through a temporary file while
+// hashing it, then names it after its checksum (or drops it if the object
+// exists).
+func (tx *Transaction) stageStream(m *Meta, r io.Reader, h hash.Hash) (ID, error) {
+	tmp := filepath.Join(tx.staging, fmt.Sprintf("tmp-%d", tx.tmpSeq.Add(1)))
+	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return ID{}, fmt.Errorf("write content: %w", err)
 	}
-	tmp := f.Name()
+	f := os.NewFile(uintptr(fd), tmp)
 	fail := func(err error) (ID, error) {
 		f.Close()
 		os.Remove(tmp)
 		return ID{}, err
 	}
-	var w io.Writer = f
+	bw := bufio.NewWriterSize(f, 256<<10)
+	var w io.Writer = bw
 	var zw *flate.Writer
 	if tx.r.mode == ModeArchive {
-		header := encodeArchiveHeader(m)
-		p := lengthPrefix(len(header))
-		if _, err := f.Write(append(p[:], header...)); err != nil {
+		if err := tx.writeArchiveHeader(bw, m); err != nil {
 			return fail(fmt.Errorf("write content: %w", err))
 		}
-		zw, _ = flate.NewWriter(f, archiveLevel)
+		zw, _ = flate.NewWriter(bw, archiveLevel)
 		w = zw
 	}
-	if h != nil {
-		w = io.MultiWriter(w, h)
-	}
-	n, err := io.Copy(w, io.LimitReader(r, m.Size+1))
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(r, m.Size+1))
 	if err != nil {
 		return fail(fmt.Errorf("write content: %w", err))
 	}
@@ -332,27 +398,36 @@ func (tx *Transaction) stageRegular(id ID, m *Meta, r io.Reader, h hash.Hash) (I
 			return fail(fmt.Errorf("write content: %w", err))
 		}
 	}
-	if h != nil {
-		id = ID(h.Sum(nil))
-		if ok, err := tx.Has(id, TypeFile); err != nil || ok {
-			f.Close()
-			os.Remove(tmp)
-			return id, err
-		}
+	if err := bw.Flush(); err != nil {
+		return fail(fmt.Errorf("write content: %w", err))
 	}
-	if err := tx.finishRegular(f, m); err != nil {
+	id := ID(h.Sum(nil))
+	if ok, err := tx.Has(id, TypeFile); err != nil || ok {
+		f.Close()
+		os.Remove(tmp)
+		return id, err
+	}
+	if err := tx.finishRegular(fd, m); err != nil {
 		return fail(fmt.Errorf("write content %s: %w", id, err))
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
 		return ID{}, fmt.Errorf("write content %s: %w", id, err)
 	}
-	return id, tx.publishStaged(ObjectName{id, TypeFile}, tmp, m.Size)
+	obj := ObjectName{id, TypeFile}
+	if !tx.markStaged(obj, m.Size) {
+		os.Remove(tmp)
+		return id, nil
+	}
+	if err := os.Rename(tmp, tx.stagedPath(obj)); err != nil {
+		tx.unstage(obj, tmp)
+		return ID{}, fmt.Errorf("stage %s: %w", obj, err)
+	}
+	return id, nil
 }
 
 // finishRegular applies the per-mode metadata to a staged regular object.
-func (tx *Transaction) finishRegular(f *os.File, m *Meta) error {
-	fd := int(f.Fd())
+func (tx *Transaction) finishRegular(fd int, m *Meta) error {
 	switch tx.r.mode {
 	case ModeBare:
 		if err := unix.Fchown(fd, int(m.UID), int(m.GID)); err != nil {
@@ -370,11 +445,11 @@ func (tx *Transaction) finishRegular(f *os.File, m *Meta) error {
 		if err := unix.Fsetxattr(fd, "user.ostreemeta", encodeDirMeta(m), 0); err != nil {
 			return fmt.Errorf("set user.ostreemeta: %w", err)
 		}
+		mode := uint32(0o644) // bare-user symlinks are stored as 0644 files
 		if m.IsRegular() {
-			if err := unix.Fchmod(fd, (m.Mode&0o775)|0o400); err != nil {
-				return fmt.Errorf("fchmod: %w", err)
-			}
-		} else if err := unix.Fchmod(fd, 0o644); err != nil {
+			mode = (m.Mode & 0o775) | 0o400
+		}
+		if err := unix.Fchmod(fd, mode); err != nil {
 			return fmt.Errorf("fchmod: %w", err)
 		}
 	case ModeBareUserOnly:
@@ -395,58 +470,63 @@ func (tx *Transaction) finishRegular(f *os.File, m *Meta) error {
 	return nil
 }
 
-func (tx *Transaction) stageSymlink(id ID, m *Meta) error {
+func (tx *Transaction) writeSymlink(m *Meta) (ID, error) {
+	id := ID(newContentHash(m).Sum(nil))
+	if ok, err := tx.Has(id, TypeFile); err != nil || ok {
+		return id, err
+	}
 	n := ObjectName{id, TypeFile}
+	if !tx.markStaged(n, m.Size) {
+		return id, nil
+	}
+	path := tx.stagedPath(n)
+	if err := tx.stageSymlink(path, m); err != nil {
+		tx.unstage(n, path)
+		return ID{}, fmt.Errorf("write content %s: %w", id, err)
+	}
+	return id, nil
+}
+
+func (tx *Transaction) stageSymlink(path string, m *Meta) error {
 	switch tx.r.mode {
 	case ModeBareUser:
 		// bare-user stores symlinks as regular files holding the target and a NUL.
-		f, err := os.CreateTemp(tx.staging, "tmp-")
+		return tx.writeRegularObject(path, m, append([]byte(m.Target), 0))
+	case ModeArchive:
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
 		if err != nil {
-			return fmt.Errorf("write content: %w", err)
-		}
-		if _, err := f.Write(append([]byte(m.Target), 0)); err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return fmt.Errorf("write content: %w", err)
-		}
-		if err := tx.finishRegular(f, m); err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return fmt.Errorf("write content %s: %w", id, err)
-		}
-		if err := f.Close(); err != nil {
-			os.Remove(f.Name())
 			return err
 		}
-		return tx.publishStaged(n, f.Name(), m.Size)
-	case ModeArchive:
-		header := encodeArchiveHeader(m)
-		p := lengthPrefix(len(header))
-		return tx.stageBytes(n, append(p[:], header...), 0o644)
+		var b bytes.Buffer
+		tx.writeArchiveHeader(&b, m)
+		err = writeAll(fd, b.Bytes())
+		if err == nil {
+			err = unix.Fchmod(fd, 0o644)
+		}
+		if cerr := unix.Close(fd); err == nil {
+			err = cerr
+		}
+		return err
 	}
 	// bare and bare-user-only: a real symlink.
-	tmp := filepath.Join(tx.staging, "tmpl-"+id.String())
-	if err := os.Symlink(m.Target, tmp); err != nil {
-		return fmt.Errorf("write content %s: %w", id, err)
+	if err := unix.Symlink(m.Target, path); err != nil {
+		return err
 	}
 	if tx.r.mode == ModeBare {
-		if err := os.Lchown(tmp, int(m.UID), int(m.GID)); err != nil {
-			os.Remove(tmp)
-			return fmt.Errorf("write content %s: lchown (bare repositories need root): %w", id, err)
+		if err := unix.Lchown(path, int(m.UID), int(m.GID)); err != nil {
+			return fmt.Errorf("lchown (bare repositories need root): %w", err)
 		}
 		for _, x := range m.Xattrs {
-			if err := unix.Lsetxattr(tmp, x.Name, x.Value, 0); err != nil {
-				os.Remove(tmp)
-				return fmt.Errorf("write content %s: set xattr %s: %w", id, x.Name, err)
+			if err := unix.Lsetxattr(path, x.Name, x.Value, 0); err != nil {
+				return fmt.Errorf("set xattr %s: %w", x.Name, err)
 			}
 		}
 	}
 	ts := []unix.Timespec{{Sec: 0, Nsec: unix.UTIME_OMIT}, {Sec: 0}}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, tmp, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write content %s: set mtime: %w", id, err)
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return fmt.Errorf("set mtime: %w", err)
 	}
-	return tx.publishStaged(n, tmp, m.Size)
+	return nil
 }
 
 // SetRef schedules a ref update ("heads/main", "remotes/origin/main" or a
