@@ -2,8 +2,8 @@ package objstore
 
 import (
 	"bytes"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"testing"
 	"time"
 )

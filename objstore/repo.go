@@ -46,6 +46,8 @@ type Repo struct {
 	log    *slog.Logger
 	// euid is the writing user; bare repos need root to record ownership.
 	euid int
+	// verity is the lazily loaded fs-verity digest log.
+	verity *verityIndex
 }
 
 // repoDirs are created by Init, as `ostree init` does.
@@ -129,7 +131,7 @@ func Open(path string, opts *Options) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Repo{path: abs, mode: mode, config: cfg, log: log, euid: os.Geteuid()}, nil
+	return &Repo{path: abs, mode: mode, config: cfg, log: log, euid: os.Geteuid(), verity: &verityIndex{}}, nil
 }
 
 // Path returns the repository's absolute path.

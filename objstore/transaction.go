@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gostree/gostree/fsverity"
 	"github.com/klauspost/compress/flate"
 	"golang.org/x/sys/unix"
 )
@@ -57,6 +58,12 @@ type Transaction struct {
 	refs   map[string]*ID      // nil value deletes
 	stats  Stats
 	done   bool
+	// digests are the fs-verity digests of new bare object files, recorded
+	// on Commit.
+	digests map[ID]fsverity.Digest
+
+	verityMode        VerityMode
+	verityUnsupported atomic.Bool
 }
 
 // Begin starts a transaction. It holds the repository's shared lock until
@@ -72,7 +79,14 @@ func (r *Repo) Begin(ctx context.Context) (*Transaction, error) {
 		unlock()
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
-	return &Transaction{r: r, unlock: unlock, staging: staging, staged: map[ObjectName]bool{}, known: map[ObjectName]bool{}, refs: map[string]*ID{}}, nil
+	vm, err := r.VerityMode()
+	if err != nil {
+		os.RemoveAll(staging)
+		unlock()
+		return nil, err
+	}
+	return &Transaction{r: r, unlock: unlock, staging: staging, staged: map[ObjectName]bool{}, known: map[ObjectName]bool{},
+		refs: map[string]*ID{}, digests: map[ID]fsverity.Digest{}, verityMode: vm}, nil
 }
 
 // cleanStaleStaging removes staging directories of transactions that died
@@ -299,7 +313,7 @@ func (tx *Transaction) WriteContentBytes(ctx context.Context, m *Meta, data []by
 		return id, nil
 	}
 	path := tx.stagedPath(n)
-	if err := tx.writeRegularObject(path, m, data); err != nil {
+	if err := tx.writeRegularObject(id, path, m, data); err != nil {
 		tx.unstage(n, path)
 		return ID{}, fmt.Errorf("write content %s: %w", id, err)
 	}
@@ -327,8 +341,10 @@ func (tx *Transaction) checkContent(ctx context.Context, m *Meta) error {
 	return nil
 }
 
-// writeRegularObject creates path holding data in the repository's format.
-func (tx *Transaction) writeRegularObject(path string, m *Meta, data []byte) error {
+// writeRegularObject creates path holding data in the repository's format,
+// and for bare modes records the object file's fs-verity digest and enables
+// kernel verity when configured.
+func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []byte) error {
 	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return err
@@ -348,7 +364,38 @@ func (tx *Transaction) writeRegularObject(path string, m *Meta, data []byte) err
 	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
-	return err
+	if err != nil || !tx.r.recordsVerity() {
+		return err
+	}
+	return tx.sealObject(id, path, fsverity.Sum(data))
+}
+
+// sealObject records the digest of a finished bare object file and enables
+// kernel fs-verity on it when [ex-integrity] fsverity asks: "yes" fails where
+// the kernel or filesystem cannot, "maybe" carries on.
+func (tx *Transaction) sealObject(id ID, path string, d fsverity.Digest) error {
+	tx.mu.Lock()
+	tx.digests[id] = d
+	tx.mu.Unlock()
+	if tx.verityMode == VerityNo || tx.verityMode == VerityMaybe && tx.verityUnsupported.Load() {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	err = fsverity.Enable(f, nil)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, fsverity.ErrNotSupported) && tx.verityMode == VerityMaybe {
+		if !tx.verityUnsupported.Swap(true) {
+			tx.r.log.Debug("fs-verity not supported here; continuing without it (fsverity=maybe)", "err", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("enable fs-verity (repository config [ex-integrity] fsverity=yes): %w", err)
 }
 
 func (tx *Transaction) writeArchiveHeader(w io.Writer, m *Meta) error {
@@ -386,6 +433,11 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader, h hash.Hash) (ID, error
 		zw, _ = flate.NewWriter(bw, archiveLevel)
 		w = zw
 	}
+	var vh *fsverity.Hasher
+	if tx.r.recordsVerity() {
+		vh, _ = fsverity.New(nil)
+		w = io.MultiWriter(w, vh)
+	}
 	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(r, m.Size+1))
 	if err != nil {
 		return fail(fmt.Errorf("write content: %w", err))
@@ -422,6 +474,12 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader, h hash.Hash) (ID, error
 	if err := os.Rename(tmp, tx.stagedPath(obj)); err != nil {
 		tx.unstage(obj, tmp)
 		return ID{}, fmt.Errorf("stage %s: %w", obj, err)
+	}
+	if vh != nil {
+		if err := tx.sealObject(id, tx.stagedPath(obj), vh.Digest()); err != nil {
+			tx.unstage(obj, tx.stagedPath(obj))
+			return ID{}, fmt.Errorf("write content %s: %w", id, err)
+		}
 	}
 	return id, nil
 }
@@ -480,18 +538,18 @@ func (tx *Transaction) writeSymlink(m *Meta) (ID, error) {
 		return id, nil
 	}
 	path := tx.stagedPath(n)
-	if err := tx.stageSymlink(path, m); err != nil {
+	if err := tx.stageSymlink(id, path, m); err != nil {
 		tx.unstage(n, path)
 		return ID{}, fmt.Errorf("write content %s: %w", id, err)
 	}
 	return id, nil
 }
 
-func (tx *Transaction) stageSymlink(path string, m *Meta) error {
+func (tx *Transaction) stageSymlink(id ID, path string, m *Meta) error {
 	switch tx.r.mode {
 	case ModeBareUser:
 		// bare-user stores symlinks as regular files holding the target and a NUL.
-		return tx.writeRegularObject(path, m, append([]byte(m.Target), 0))
+		return tx.writeRegularObject(id, path, m, append([]byte(m.Target), 0))
 	case ModeArchive:
 		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
 		if err != nil {
@@ -604,6 +662,9 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 		if err := syncDir(d); err != nil {
 			return fmt.Errorf("commit transaction: %w", err)
 		}
+	}
+	if err := tx.r.appendVerity(tx.digests); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
 	}
 	// 3. refs, each atomically.
 	for ref, id := range tx.refs {

@@ -73,7 +73,7 @@ func newRootCmd(a *app) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
 	root.AddCommand(
 		newInitCmd(a), newCommitCmd(a), newLogCmd(a), newShowCmd(a), newLsCmd(a), newCatCmd(a),
-		newRefsCmd(a), newRevParseCmd(a), newCheckoutCmd(a), newFsckCmd(a),
+		newRefsCmd(a), newRevParseCmd(a), newCheckoutCmd(a), newFsckCmd(a), newFsverityCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,319 @@
+package objstore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gostree/gostree/fsverity"
+)
+
+// verityLogMagic starts the digest log; changing the record layout must
+// change it.
+const verityLogMagic = "gostree-verity-v1\n"
+
+// verityRecordSize is the size of one log record: object id, digest, inode,
+// size, mtime and ctime of the object file when recorded, CRC-32C.
+const verityRecordSize = 32 + 32 + 4*8 + 4
+
+// VerityLogPath is where a bare repository records the fs-verity digests of
+// its content objects, relative to the repository.
+const VerityLogPath = "extensions/gostree/verity.log"
+
+// VerityMode is the [ex-integrity] fsverity setting: whether kernel fs-verity
+// is enabled on content objects as they are written.
+type VerityMode int
+
+// The tristate values ostree accepts for [ex-integrity] fsverity.
+const (
+	VerityNo VerityMode = iota
+	VerityMaybe
+	VerityYes
+)
+
+// VerityMode returns the repository's [ex-integrity] fsverity setting
+// (yes|true|1, maybe, no|false|0; default no).
+func (r *Repo) VerityMode() (VerityMode, error) {
+	v, ok := r.config.Value("ex-integrity", "fsverity")
+	if !ok {
+		return VerityNo, nil
+	}
+	switch strings.TrimSpace(v) {
+	case "yes", "true", "1":
+		return VerityYes, nil
+	case "maybe":
+		return VerityMaybe, nil
+	case "no", "false", "0":
+		return VerityNo, nil
+	}
+	return VerityNo, fmt.Errorf("config [ex-integrity] fsverity: invalid value %q (want yes, maybe or no)", v)
+}
+
+type verityRecord struct {
+	digest           fsverity.Digest
+	ino              uint64
+	size             int64
+	mtimeNs, ctimeNs int64
+}
+
+// stamp reports whether st still describes the object file as recorded. Any
+// write changes mtime and ctime, a replacement changes the inode, so a digest
+// recorded for a later-changed object is not trusted.
+func (rec verityRecord) matches(st *unix.Stat_t) bool {
+	return rec.ino == st.Ino && rec.size == st.Size && rec.mtimeNs == st.Mtim.Nano() && rec.ctimeNs == st.Ctim.Nano()
+}
+
+// verityIndex is the in-memory view of the digest log.
+type verityIndex struct {
+	once sync.Once
+	err  error
+	mu   sync.Mutex
+	m    map[ID]verityRecord
+}
+
+func (r *Repo) verityIdx() (*verityIndex, error) {
+	idx := r.verity
+	idx.once.Do(func() {
+		idx.m = map[ID]verityRecord{}
+		idx.err = readVerityLog(filepath.Join(r.path, VerityLogPath), idx.m)
+		if errors.Is(idx.err, os.ErrNotExist) {
+			idx.err = nil
+		}
+	})
+	return idx, idx.err
+}
+
+// readVerityLog loads records; a torn or corrupt record (a crash during an
+// append) ends the log: what follows it is ignored.
+func readVerityLog(path string, m map[ID]verityRecord) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<16)
+	magic := make([]byte, len(verityLogMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != verityLogMagic {
+		return fmt.Errorf("read %s: bad header", path)
+	}
+	var rec [verityRecordSize]byte
+	for {
+		if _, err := io.ReadFull(br, rec[:]); err != nil {
+			return nil
+		}
+		if crc32.Checksum(rec[:verityRecordSize-4], crcTable) != binary.LittleEndian.Uint32(rec[verityRecordSize-4:]) {
+			return nil
+		}
+		var id ID
+		var vr verityRecord
+		copy(id[:], rec[0:32])
+		copy(vr.digest[:], rec[32:64])
+		vr.ino = binary.LittleEndian.Uint64(rec[64:])
+		vr.size = int64(binary.LittleEndian.Uint64(rec[72:]))
+		vr.mtimeNs = int64(binary.LittleEndian.Uint64(rec[80:]))
+		vr.ctimeNs = int64(binary.LittleEndian.Uint64(rec[88:]))
+		m[id] = vr
+	}
+}
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+func encodeVerityRecord(dst []byte, id ID, vr verityRecord) []byte {
+	var rec [verityRecordSize]byte
+	copy(rec[0:], id[:])
+	copy(rec[32:], vr.digest[:])
+	binary.LittleEndian.PutUint64(rec[64:], vr.ino)
+	binary.LittleEndian.PutUint64(rec[72:], uint64(vr.size))
+	binary.LittleEndian.PutUint64(rec[80:], uint64(vr.mtimeNs))
+	binary.LittleEndian.PutUint64(rec[88:], uint64(vr.ctimeNs))
+	binary.LittleEndian.PutUint32(rec[96:], crc32.Checksum(rec[:96], crcTable))
+	return append(dst, rec[:]...)
+}
+
+// recordsVerity reports whether the repository keeps fs-verity digests: the
+// bare modes, whose object files are what composefs images point at.
+func (r *Repo) recordsVerity() bool { return r.mode.IsBare() }
+
+// appendVerity stats the freshly published objects and appends their records
+// to the log (fsync'd), then adds them to the in-memory index.
+func (r *Repo) appendVerity(digests map[ID]fsverity.Digest) error {
+	if len(digests) == 0 {
+		return nil
+	}
+	idx, err := r.verityIdx()
+	if err != nil {
+		return err
+	}
+	recs := make(map[ID]verityRecord, len(digests))
+	buf := make([]byte, 0, len(digests)*verityRecordSize)
+	for id, d := range digests {
+		var st unix.Stat_t
+		if err := unix.Lstat(r.ContentPath(id), &st); err != nil {
+			return fmt.Errorf("record verity digest of %s: %w", id, err)
+		}
+		vr := verityRecord{digest: d, ino: st.Ino, size: st.Size, mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()}
+		recs[id] = vr
+		buf = encodeVerityRecord(buf, id, vr)
+	}
+	path := filepath.Join(r.path, VerityLogPath)
+	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() == 0 {
+		buf = append([]byte(verityLogMagic), buf...)
+	} else if err == nil && (fi.Size()-int64(len(verityLogMagic)))%verityRecordSize != 0 {
+		// A torn record from a crash: cut it off so new records stay readable.
+		if err := f.Truncate(fi.Size() - (fi.Size()-int64(len(verityLogMagic)))%verityRecordSize); err != nil {
+			return err
+		}
+	}
+	if _, err := f.Write(buf); err != nil {
+		return fmt.Errorf("append %s: %w", VerityLogPath, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", VerityLogPath, err)
+	}
+	idx.mu.Lock()
+	for id, vr := range recs {
+		idx.m[id] = vr
+	}
+	idx.mu.Unlock()
+	return nil
+}
+
+// ErrNoVerityDigest means a content object has no usable recorded digest.
+var ErrNoVerityDigest = errors.New("no recorded fs-verity digest")
+
+// RecordedVerity returns the fs-verity digest recorded for a content
+// object's file, if the record still matches the file (same inode, size,
+// mtime and ctime). It never reads the object's data.
+func (r *Repo) RecordedVerity(id ID) (fsverity.Digest, error) {
+	if !r.recordsVerity() {
+		return fsverity.Digest{}, fmt.Errorf("%s: %w (repository mode %s keeps none)", id, ErrNoVerityDigest, r.mode)
+	}
+	idx, err := r.verityIdx()
+	if err != nil {
+		return fsverity.Digest{}, err
+	}
+	idx.mu.Lock()
+	vr, ok := idx.m[id]
+	idx.mu.Unlock()
+	if !ok {
+		return fsverity.Digest{}, fmt.Errorf("%s: %w", id, ErrNoVerityDigest)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(r.ContentPath(id), &st); err != nil {
+		return fsverity.Digest{}, fmt.Errorf("stat %s.file: %w", id, err)
+	}
+	if !vr.matches(&st) {
+		return fsverity.Digest{}, fmt.Errorf("%s: %w: the object file changed after its digest was recorded", id, ErrNoVerityDigest)
+	}
+	return vr.digest, nil
+}
+
+// VerityDigest returns the fs-verity digest of a content object's file: the
+// recorded one when it is still valid, else computed from the data.
+func (r *Repo) VerityDigest(ctx context.Context, id ID) (fsverity.Digest, error) {
+	if d, err := r.RecordedVerity(id); err == nil {
+		return d, nil
+	}
+	if !r.mode.IsBare() {
+		return fsverity.Digest{}, fmt.Errorf("fs-verity digest of %s: archive objects are compressed; the digest applies to bare objects", id)
+	}
+	if err := ctx.Err(); err != nil {
+		return fsverity.Digest{}, err
+	}
+	b, err := fsverity.DigestFile(r.ContentPath(id), nil)
+	if err != nil {
+		return fsverity.Digest{}, fmt.Errorf("fs-verity digest of %s: %w", id, err)
+	}
+	var d fsverity.Digest
+	copy(d[:], b)
+	return d, nil
+}
+
+// VerityProblem is a mismatch found by FsckVerity.
+type VerityProblem struct {
+	Object ID
+	Err    error
+}
+
+// FsckVerity recomputes the fs-verity digest of every content object that
+// has a recorded digest, and compares it with the record (even a record whose
+// stamp no longer matches: that is reported too) and, where kernel verity is
+// enabled on the object, with the kernel's measurement. It returns how many
+// objects it checked and how many had no record.
+func (r *Repo) FsckVerity(ctx context.Context, report func(VerityProblem)) (checked, unrecorded int, err error) {
+	if !r.recordsVerity() {
+		return 0, 0, nil
+	}
+	idx, err := r.verityIdx()
+	if err != nil {
+		return 0, 0, err
+	}
+	idx.mu.Lock()
+	recs := make(map[ID]verityRecord, len(idx.m))
+	for k, v := range idx.m {
+		recs[k] = v
+	}
+	idx.mu.Unlock()
+	err = r.ListObjects(ctx, func(n ObjectName) error {
+		if n.Type != TypeFile {
+			return nil
+		}
+		path := r.ContentPath(n.ID)
+		var st unix.Stat_t
+		if err := unix.Lstat(path, &st); err != nil {
+			report(VerityProblem{n.ID, err})
+			return nil
+		}
+		if st.Mode&sIFMT != sIFREG {
+			return nil // symlink objects have no verity
+		}
+		vr, ok := recs[n.ID]
+		if !ok {
+			unrecorded++
+			return nil
+		}
+		checked++
+		f, err := os.Open(path)
+		if err != nil {
+			report(VerityProblem{n.ID, err})
+			return nil
+		}
+		defer f.Close()
+		got, err := fsverity.DigestReader(f, nil)
+		if err != nil {
+			report(VerityProblem{n.ID, err})
+			return nil
+		}
+		if !bytes.Equal(got, vr.digest[:]) {
+			report(VerityProblem{n.ID, fmt.Errorf("fs-verity digest is %x, recorded %s", got, vr.digest)})
+			return nil
+		}
+		if !vr.matches(&st) {
+			report(VerityProblem{n.ID, errors.New("object file changed (inode, size or times) after its digest was recorded")})
+		}
+		if _, kd, err := fsverity.Measure(f); err == nil && !bytes.Equal(kd, vr.digest[:]) {
+			report(VerityProblem{n.ID, fmt.Errorf("kernel fs-verity measures %x, recorded %s", kd, vr.digest)})
+		}
+		return nil
+	})
+	return checked, unrecorded, err
+}

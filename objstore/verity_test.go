@@ -1,0 +1,132 @@
+package objstore_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/gostree/gostree/fsverity"
+	"github.com/gostree/gostree/keyfile"
+	"github.com/gostree/gostree/objstore"
+	"github.com/gostree/gostree/objstore/objtest"
+)
+
+func TestVerityDigestsRecorded(t *testing.T) {
+	dir := sampleTree(t)
+	for _, mode := range []objstore.Mode{objstore.ModeBareUser, objstore.ModeBareUserOnly} {
+		t.Run(string(mode), func(t *testing.T) {
+			r := objtest.NewRepo(t, mode)
+			id := commitDir(t, r, dir, "main")
+			fsys, _ := r.CommitFS(t.Context(), id)
+			for _, name := range []string{"a/file", "big", "empty", "a/b/exec"} {
+				cid, err := fsys.ContentID(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := r.RecordedVerity(cid)
+				if err != nil {
+					t.Fatalf("RecordedVerity(%s): %v", name, err)
+				}
+				want, err := fsverity.DigestFile(r.ContentPath(cid), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.String() != strings.TrimSpace(string(hexOf(want))) {
+					t.Errorf("recorded digest of %s = %s, want %x", name, got, want)
+				}
+				if tool, err := exec.LookPath("fsverity"); err == nil {
+					out, err := exec.Command(tool, "digest", "--compact", r.ContentPath(cid)).Output()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if strings.TrimSpace(string(out)) != got.String() {
+						t.Errorf("fsverity digest of %s object = %s, recorded %s", name, out, got)
+					}
+				}
+			}
+			// A reopened repository reads the log back.
+			r2, err := objstore.Open(r.Path(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cid, _ := fsys.ContentID("a/file")
+			if _, err := r2.RecordedVerity(cid); err != nil {
+				t.Errorf("after reopen: %v", err)
+			}
+			checked, _, err := r2.FsckVerity(t.Context(), func(p objstore.VerityProblem) { t.Errorf("FsckVerity: %s: %v", p.Object, p.Err) })
+			if err != nil || checked == 0 {
+				t.Errorf("FsckVerity checked %d, %v", checked, err)
+			}
+		})
+	}
+}
+
+func hexOf(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		out = append(out, digits[c>>4], digits[c&15])
+	}
+	return string(out)
+}
+
+func TestVerityChangedObjectNotTrusted(t *testing.T) {
+	r := objtest.NewRepo(t, objstore.ModeBareUser)
+	id := commitDir(t, r, sampleTree(t), "main")
+	fsys, _ := r.CommitFS(t.Context(), id)
+	cid, _ := fsys.ContentID("a/file")
+	path := r.ContentPath(cid)
+	os.Chmod(path, 0o644)
+	data, _ := os.ReadFile(path)
+	data[0] ^= 1
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RecordedVerity(cid); !errors.Is(err, objstore.ErrNoVerityDigest) {
+		t.Errorf("RecordedVerity of changed object = %v, want ErrNoVerityDigest", err)
+	}
+	var problems []objstore.VerityProblem
+	if _, _, err := r.FsckVerity(t.Context(), func(p objstore.VerityProblem) { problems = append(problems, p) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) == 0 || problems[0].Object != cid {
+		t.Errorf("FsckVerity problems = %v, want one for %s", problems, cid)
+	}
+}
+
+func TestVerityConfigYesFailsWhereUnsupported(t *testing.T) {
+	r := objtest.NewRepo(t, objstore.ModeBareUser)
+	f, err := os.CreateTemp(r.Path(), "probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("x")
+	f.Close()
+	pf, _ := os.Open(f.Name())
+	probe := fsverity.Enable(pf, nil)
+	pf.Close()
+	os.Remove(f.Name())
+	if probe == nil {
+		t.Skip("this filesystem supports fs-verity; the unsupported path is tested elsewhere")
+	}
+	setVerity := func(v string) {
+		if err := r.UpdateConfig(func(kf *keyfile.File) error { kf.Set("ex-integrity", "fsverity", v); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setVerity("yes")
+	tx, err := r.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := objstore.NewMutableTree()
+	err = tx.WriteDir(t.Context(), sampleTree(t), root, nil)
+	tx.Abort()
+	if !errors.Is(err, fsverity.ErrNotSupported) {
+		t.Fatalf("commit with fsverity=yes on a filesystem without verity = %v, want ErrNotSupported", err)
+	}
+	setVerity("maybe")
+	commitDir(t, r, sampleTree(t), "main")
+}
