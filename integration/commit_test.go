@@ -32,12 +32,12 @@ func explainMismatch(t *testing.T, orepo, want, grepo, got string) {
 	if ow.stdout != og.stdout {
 		t.Logf("ostree show --raw differs:\n%s", diffText(ow.stdout, og.stdout))
 	}
-	lw := ostreeRun(t, "ls", "--repo="+orepo, "-R", "-X", want)
-	lg := ostreeRun(t, "ls", "--repo="+grepo, "-R", "-X", got)
+	lw := ostreeRun(t, "ls", "--repo="+orepo, "-R", "-X", "-C", want)
+	lg := ostreeRun(t, "ls", "--repo="+grepo, "-R", "-X", "-C", got)
 	if lg.code != 0 {
 		t.Logf("ostree cannot list gostree's commit: %v", lg)
 	} else if lw.stdout != lg.stdout {
-		t.Logf("ostree ls -R -X differs:\n%s", diffText(lw.stdout, lg.stdout))
+		t.Logf("ostree ls -R -X -C differs:\n%s", diffText(lw.stdout, lg.stdout))
 	}
 }
 
