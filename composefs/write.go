@@ -1,0 +1,208 @@
+package composefs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path"
+	"syscall"
+	"time"
+
+	"github.com/gostree/gostree/fsverity"
+	"github.com/gostree/gostree/objstore"
+)
+
+// Options configure Write. The zero value and nil write what ostree writes:
+// format version 0, raised to 1 only when the tree has whiteouts.
+type Options struct {
+	// File tells the writer where the data of a regular file of non-zero
+	// size lives. name is the file's path in the fs.FS. It is called once
+	// per such file, in tree order, on the caller's goroutine. nil leaves
+	// every file without payload and digest (an empty metacopy xattr).
+	File func(name string, fi fs.FileInfo) (FileData, error)
+
+	// Version is the minimum composefs format version (0 or 1).
+	Version int
+	// FixedVersion writes exactly Version; otherwise a tree with whiteouts
+	// (character devices 0/0) is written as version 1, as libcomposefs
+	// does with max_version 1.
+	FixedVersion bool
+
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// FileData is what an image records about a regular file's data.
+type FileData struct {
+	// Payload is the path of the data file relative to the data directory
+	// (the overlayfs data-only layer), without a leading slash, e.g.
+	// "ab/cdef….file". It becomes trusted.overlay.redirect = "/" + Payload.
+	// Empty means no redirect.
+	Payload string
+	// Digest is the data file's fs-verity digest, recorded in
+	// trusted.overlay.metacopy for overlayfs verity=require. nil means none.
+	Digest *fsverity.Digest
+	// Content, when non-nil, stores the file inline in the image instead
+	// (at most MaxInlineContent bytes, exactly the file's size).
+	Content []byte
+}
+
+func (o *Options) version() (uint32, uint32) {
+	if o == nil {
+		return 0, 1
+	}
+	v := uint32(max(o.Version, 0))
+	if o.FixedVersion {
+		return v, v
+	}
+	return v, FormatVersionMax
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o == nil || o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+// Write writes the composefs image of fsys to w: an EROFS image, byte for
+// byte what libcomposefs writes for the same tree (see the package doc). It
+// walks fsys in sorted order and reads metadata only: objstore.MetaOf of
+// each entry's FileInfo (mode, uid, gid, xattrs, size), symlink targets, and
+// mtimes (FileInfo.ModTime; the zero time counts as the epoch). Regular
+// file data is described by opts.File. Every entry is its own inode with
+// link count 1, as in ostree's mapping; fifos, sockets and devices are kept
+// (rdev from a *syscall.Stat_t Sys).
+//
+// Names and attributes an image cannot hold are refused with an error naming
+// the path: empty names, "." or "..", names with '/' or NUL or longer than
+// 255 bytes, xattr names longer than 255 bytes, values over 64 KiB or more
+// than 32 KiB of xattrs on one inode, and targets or payloads of 4096 bytes
+// or more.
+func Write(w io.Writer, fsys fs.FS, opts *Options) error {
+	root, err := buildTree(fsys, opts)
+	if err != nil {
+		return err
+	}
+	return (&Tree{root: root}).write(w, opts)
+}
+
+func buildTree(fsys fs.FS, opts *Options) (*node, error) {
+	fi, err := fs.Stat(fsys, ".")
+	if err != nil {
+		return nil, fmt.Errorf("composefs: %w", err)
+	}
+	root, err := nodeFromInfo(fsys, ".", fi, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !root.isDir() {
+		return nil, errors.New("composefs: root is not a directory")
+	}
+	log := opts.logger()
+	count := 0
+	// Breadth-first keeps at most one directory level of entries pending.
+	type dir struct {
+		n    *node
+		name string
+	}
+	queue := []dir{{root, "."}}
+	for len(queue) > 0 {
+		d := queue[0]
+		queue = queue[1:]
+		ents, err := fs.ReadDir(fsys, d.name)
+		if err != nil {
+			return nil, fmt.Errorf("composefs: %w", err)
+		}
+		for _, e := range ents {
+			name := e.Name()
+			p := path.Join(d.name, name)
+			if err := validName(name); err != nil {
+				return nil, fmt.Errorf("composefs: %s: %w", displayPath(d.name), err)
+			}
+			info, err := e.Info()
+			if err != nil {
+				return nil, fmt.Errorf("composefs: %w", err)
+			}
+			n, err := nodeFromInfo(fsys, p, info, opts)
+			if err != nil {
+				return nil, err
+			}
+			if err := d.n.addChild(n, name); err != nil {
+				return nil, fmt.Errorf("composefs: %s: %w", p, err)
+			}
+			count++
+			if n.isDir() {
+				queue = append(queue, dir{n, p})
+			}
+		}
+	}
+	log.Debug("composefs tree built", "inodes", count+1)
+	return root, nil
+}
+
+func nodeFromInfo(fsys fs.FS, name string, fi fs.FileInfo, opts *Options) (*node, error) {
+	m := objstore.MetaOf(fi)
+	n := newNode(m.Mode)
+	if err := validMode(m.Mode); err != nil {
+		return nil, fmt.Errorf("composefs: %s: %w", name, err)
+	}
+	n.uid, n.gid = m.UID, m.GID
+	if mt := fi.ModTime(); !mt.IsZero() && !mt.Equal(time.Unix(0, 0)) {
+		n.mtimeSec, n.mtimeNsec = mt.Unix(), uint32(mt.Nanosecond())
+	}
+	for _, x := range m.Xattrs {
+		if err := n.setXattr(x.Name, x.Value); err != nil {
+			return nil, fmt.Errorf("composefs: %s: %w", name, err)
+		}
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if t := n.typ(); t == sIFCHR || t == sIFBLK {
+			n.rdev = uint64(st.Rdev)
+		}
+	}
+	switch n.typ() {
+	case sIFLNK:
+		target := m.Target
+		if target == "" {
+			t, err := fs.ReadLink(fsys, name)
+			if err != nil {
+				return nil, fmt.Errorf("composefs: %w", err)
+			}
+			target = t
+		}
+		if err := n.setPayload(target); err != nil {
+			return nil, fmt.Errorf("composefs: %s: symlink target: %w", name, err)
+		}
+		n.size = uint64(len(target))
+	case sIFREG:
+		if m.Size < 0 {
+			return nil, fmt.Errorf("composefs: %s: negative size", name)
+		}
+		n.size = uint64(m.Size)
+		if n.size == 0 || opts == nil || opts.File == nil {
+			break
+		}
+		fd, err := opts.File(name, fi)
+		if err != nil {
+			return nil, fmt.Errorf("composefs: %s: %w", name, err)
+		}
+		if fd.Content != nil {
+			if uint64(len(fd.Content)) != n.size {
+				return nil, fmt.Errorf("composefs: %s: inline content is %d bytes, file size %d", name, len(fd.Content), n.size)
+			}
+			n.content = fd.Content
+		}
+		if fd.Payload != "" {
+			if err := n.setPayload(fd.Payload); err != nil {
+				return nil, fmt.Errorf("composefs: %s: %w", name, err)
+			}
+		}
+		if fd.Digest != nil {
+			n.digest, n.hasDigest = *fd.Digest, true
+		}
+	}
+	return n, nil
+}
