@@ -1,0 +1,221 @@
+package composefs
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/gostree/gostree/fsverity"
+	"github.com/gostree/gostree/objstore"
+)
+
+// DigestKey is the commit metadata key under which ostree records the
+// composefs digest of a commit's tree: an "ay" of 32 bytes, the fs-verity
+// digest of the image WriteCommit writes.
+const DigestKey = "ostree.composefs.digest.v0"
+
+// rootDirs are the top-level directories ostree adds to every deployment
+// image when the commit lacks them, for bind mounts (ostree-repo-composefs.c).
+var rootDirs = [...]string{"usr", "etc", "boot", "var", "sysroot"}
+
+// CommitOptions configure WriteCommitOpts. The zero value and nil are what
+// ostree does for `ostree.composefs.digest.v0`.
+type CommitOptions struct {
+	// NoDigests leaves the fs-verity digests out of the metacopy xattrs
+	// (ostree's verity=0). The image then cannot be mounted with
+	// verity=require, and its digest is not the commit's composefs digest.
+	NoDigests bool
+	// Jobs is how many content objects are digested at once when their
+	// digests were not recorded; 0 means GOMAXPROCS.
+	Jobs int
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// ObjectPayload is the redirect payload ostree uses for a content object:
+// its path in a bare repository's objects directory, "ab/cdef….file".
+func ObjectPayload(id objstore.ID) string {
+	s := id.String()
+	return s[:2] + "/" + s[2:] + ".file"
+}
+
+// WriteCommit writes the composefs image of a commit to w, as ostree builds
+// it for a deployment and for `ostree.composefs.digest.v0` (verity=2): each
+// regular file redirects to its bare object ("ab/cdef….file" under the
+// repository's objects directory) and carries that object's fs-verity
+// digest. It returns the image's fs-verity digest, the composefs digest.
+func WriteCommit(ctx context.Context, repo *objstore.Repo, commit objstore.ID, w io.Writer) (fsverity.Digest, error) {
+	return WriteCommitOpts(ctx, repo, commit, w, nil)
+}
+
+// WriteCommitOpts is WriteCommit with options.
+//
+// Object digests come from the repository's record when it is still valid
+// (no file data is read then); otherwise they are computed from the object,
+// opts.Jobs at a time. For an archive repository they are computed from the
+// decompressed content, so the image is the one a bare copy of the
+// repository would give.
+func WriteCommitOpts(ctx context.Context, repo *objstore.Repo, commit objstore.ID, w io.Writer, opts *CommitOptions) (fsverity.Digest, error) {
+	if opts == nil {
+		opts = &CommitOptions{}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfs, err := repo.CommitFS(ctx, commit)
+	if err != nil {
+		return fsverity.Digest{}, fmt.Errorf("composefs image of %s: %w", commit, err)
+	}
+	wopts := &Options{Logger: log, File: func(name string, fi fs.FileInfo) (FileData, error) {
+		if err := ctx.Err(); err != nil {
+			return FileData{}, err
+		}
+		m := objstore.MetaOf(fi)
+		if m.Content.IsZero() {
+			return FileData{}, fmt.Errorf("no content object")
+		}
+		return FileData{Payload: ObjectPayload(m.Content)}, nil
+	}}
+	root, err := buildTree(cfs, wopts)
+	if err != nil {
+		return fsverity.Digest{}, fmt.Errorf("composefs image of %s: %w", commit, err)
+	}
+	for _, name := range rootDirs {
+		if root.lookup(name) == nil {
+			if err := root.addChild(newNode(sIFDIR|0o755), name); err != nil {
+				return fsverity.Digest{}, err
+			}
+		}
+	}
+	if !opts.NoDigests {
+		if err := digestObjects(ctx, repo, root, opts.Jobs, log); err != nil {
+			return fsverity.Digest{}, fmt.Errorf("composefs image of %s: %w", commit, err)
+		}
+	}
+	h, err := fsverity.New(nil)
+	if err != nil {
+		return fsverity.Digest{}, err
+	}
+	if err := (&Tree{root: root}).write(io.MultiWriter(w, h), wopts); err != nil {
+		return fsverity.Digest{}, fmt.Errorf("composefs image of %s: %w", commit, err)
+	}
+	return h.Digest(), nil
+}
+
+// digestObjects fills in the fs-verity digest of every external regular
+// file, from the objects named by their payloads.
+func digestObjects(ctx context.Context, repo *objstore.Repo, root *node, jobs int, log *slog.Logger) error {
+	var todo []*node
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, c := range n.children {
+			if c.link != nil {
+				continue
+			}
+			if c.typ() == sIFREG && c.size > 0 && c.content == nil && c.hasPayload {
+				todo = append(todo, c)
+			}
+			walk(c)
+		}
+	}
+	walk(root)
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	jobs = min(jobs, max(len(todo), 1))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		next     int
+		computed int
+	)
+	for range jobs {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				if next >= len(todo) || firstErr != nil {
+					mu.Unlock()
+					return
+				}
+				n := todo[next]
+				next++
+				mu.Unlock()
+				d, fresh, err := objectDigest(ctx, repo, n.payload)
+				mu.Lock()
+				if err != nil {
+					if firstErr == nil {
+						firstErr = err
+						cancel()
+					}
+					mu.Unlock()
+					return
+				}
+				if fresh {
+					computed++
+				}
+				mu.Unlock()
+				n.digest, n.hasDigest = d, true
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	log.Debug("composefs object digests", "objects", len(todo), "computed", computed)
+	return nil
+}
+
+// objectDigest returns the fs-verity digest of the object behind a payload
+// and whether it had to be computed.
+func objectDigest(ctx context.Context, repo *objstore.Repo, payload string) (fsverity.Digest, bool, error) {
+	id, err := payloadID(payload)
+	if err != nil {
+		return fsverity.Digest{}, false, err
+	}
+	if d, err := repo.RecordedVerity(id); err == nil {
+		return d, false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fsverity.Digest{}, false, err
+	}
+	if repo.Mode().IsBare() {
+		d, err := repo.VerityDigest(ctx, id)
+		return d, true, err
+	}
+	_, rc, err := repo.OpenContent(ctx, id)
+	if err != nil {
+		return fsverity.Digest{}, false, fmt.Errorf("fs-verity digest of %s: %w", id, err)
+	}
+	defer rc.Close()
+	h, err := fsverity.New(nil)
+	if err != nil {
+		return fsverity.Digest{}, false, err
+	}
+	if _, err := io.Copy(h, rc); err != nil {
+		return fsverity.Digest{}, false, fmt.Errorf("fs-verity digest of %s: %w", id, err)
+	}
+	return h.Digest(), true, nil
+}
+
+func payloadID(payload string) (objstore.ID, error) {
+	hexID := strings.Replace(strings.TrimSuffix(payload, ".file"), "/", "", 1)
+	var id objstore.ID
+	if len(hexID) != 64 {
+		return id, fmt.Errorf("payload %q does not name an object", payload)
+	}
+	if _, err := hex.Decode(id[:], []byte(hexID)); err != nil {
+		return id, fmt.Errorf("payload %q does not name an object", payload)
+	}
+	return id, nil
+}
