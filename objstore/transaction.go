@@ -49,8 +49,9 @@ type Stats struct {
 type Transaction struct {
 	r       *Repo
 	unlock  func()
-	staging string
-	tmpSeq  atomic.Int64
+	staging   string
+	tmpSeq    atomic.Int64
+	stageDirs sync.Map // staging prefix directories already created
 
 	mu     sync.Mutex
 	staged map[ObjectName]bool
@@ -139,12 +140,39 @@ func (tx *Transaction) Has(id ID, t ObjectType) (bool, error) {
 }
 
 func (tx *Transaction) stagedPath(n ObjectName) string {
-	return filepath.Join(tx.staging, n.ID.String()+"."+n.Type.String())
+	// Same prefix/name as in objects/ (with archive's .filez).
+	return filepath.Join(tx.staging, stageKind(n.Type), tx.r.ObjectPath(n.ID, n.Type)[len("objects/"):])
+}
+
+// stageKind separates content from metadata in the staging directory, so
+// that on Commit a whole content prefix directory can be renamed into
+// objects/ in one step when objects/ has no such prefix yet.
+func stageKind(t ObjectType) string {
+	if t == TypeFile {
+		return "content"
+	}
+	return "meta"
+}
+
+// ensureStageDir creates the staging prefix directory of an object.
+func (tx *Transaction) ensureStageDir(n ObjectName) error {
+	dir := filepath.Dir(tx.stagedPath(n))
+	if _, ok := tx.stageDirs.Load(dir); ok {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return fmt.Errorf("stage %s: %w", n, err)
+	}
+	tx.stageDirs.Store(dir, true)
+	return nil
 }
 
 // markStaged records a staged object; it returns false if another goroutine
 // staged the same object first (the caller then discards its copy).
 func (tx *Transaction) markStaged(n ObjectName, size int64) bool {
+	if tx.ensureStageDir(n) != nil {
+		return true // the create below fails with the reason
+	}
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
 	if tx.staged[n] {
@@ -613,17 +641,39 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 	if err := syncFS(tx.staging); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
-	// 2. rename into objects/ (metadata objects last, so a visible commit
-	// never names a missing object even if we die midway).
-	madeDirs := map[string]bool{}
-	var order []ObjectName
+	// 2. move into objects/: content first, then dirmeta and dirtree, then
+	// commits, so that a visible commit never names a missing object even
+	// if we die midway. A content prefix directory that objects/ lacks is
+	// moved whole.
+	objdir := filepath.Join(tx.r.path, "objects")
+	syncDirs := map[string]bool{}
+	contentDir := filepath.Join(tx.staging, "content")
+	prefixes, err := os.ReadDir(contentDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	for _, p := range prefixes {
+		src, dst := filepath.Join(contentDir, p.Name()), filepath.Join(objdir, p.Name())
+		err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+		if err == nil {
+			syncDirs[objdir] = true
+			continue
+		}
+		if !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.ENOTEMPTY) && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("commit transaction: store objects/%s: %w", p.Name(), err)
+		}
+		if err := tx.publishDir(src, dst, syncDirs); err != nil {
+			return err
+		}
+	}
+	var metas []ObjectName
 	for n := range tx.staged {
-		order = append(order, n)
+		if n.Type != TypeFile {
+			metas = append(metas, n)
+		}
 	}
 	rank := func(t ObjectType) int {
 		switch t {
-		case TypeFile:
-			return 0
 		case TypeDirMeta, TypeDirTree:
 			return 1
 		case TypeCommit:
@@ -631,34 +681,14 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 		}
 		return 3
 	}
-	slices.SortFunc(order, func(a, b ObjectName) int { return rank(a.Type) - rank(b.Type) })
-	for _, n := range order {
-		rel := tx.r.ObjectPath(n.ID, n.Type)
-		sub := filepath.Join(tx.r.path, filepath.Dir(rel))
-		if !madeDirs[sub] {
-			if err := os.Mkdir(sub, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("commit transaction: %w", err)
-			}
-			madeDirs[sub] = true
-		}
-		dst := filepath.Join(tx.r.path, rel)
-		if n.Type == TypeCommitMeta {
-			if err := os.Rename(tx.stagedPath(n), dst); err != nil {
-				return fmt.Errorf("commit transaction: store %s: %w", n, err)
-			}
-			continue
-		}
-		err := unix.Renameat2(unix.AT_FDCWD, tx.stagedPath(n), unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
-		if err != nil && !errors.Is(err, unix.EEXIST) {
-			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
-				err = os.Rename(tx.stagedPath(n), dst)
-			}
-			if err != nil {
-				return fmt.Errorf("commit transaction: store %s: %w", n, err)
-			}
+	slices.SortFunc(metas, func(a, b ObjectName) int { return rank(a.Type) - rank(b.Type) })
+	for _, n := range metas {
+		dst := filepath.Join(tx.r.path, tx.r.ObjectPath(n.ID, n.Type))
+		if err := publishFile(tx.stagedPath(n), dst, n.Type == TypeCommitMeta, syncDirs); err != nil {
+			return fmt.Errorf("commit transaction: store %s: %w", n, err)
 		}
 	}
-	for d := range madeDirs {
+	for d := range syncDirs {
 		if err := syncDir(d); err != nil {
 			return fmt.Errorf("commit transaction: %w", err)
 		}
@@ -673,6 +703,44 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// publishDir moves every staged object of one prefix directory into dst.
+func (tx *Transaction) publishDir(src, dst string, syncDirs map[string]bool) error {
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	for _, e := range ents {
+		if err := publishFile(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name()), false, syncDirs); err != nil {
+			return fmt.Errorf("commit transaction: store %s: %w", e.Name(), err)
+		}
+	}
+	return nil
+}
+
+// publishFile renames one staged object into place; an object that is
+// already there is kept (its content is the same), except detached
+// metadata, which replaces.
+func publishFile(src, dst string, replace bool, syncDirs map[string]bool) error {
+	dir := filepath.Dir(dst)
+	if !syncDirs[dir] {
+		if err := os.Mkdir(dir, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		syncDirs[dir] = true
+	}
+	if replace {
+		return os.Rename(src, dst)
+	}
+	err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EEXIST) {
+		return nil
+	}
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		err = os.Rename(src, dst)
+	}
+	return err
 }
 
 // Abort discards everything staged. It is safe to call after Commit.
