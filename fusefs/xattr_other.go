@@ -1,0 +1,8 @@
+//go:build !linux
+
+package fusefs
+
+import "syscall"
+
+// errNoAttr is what getxattr returns for a missing attribute.
+const errNoAttr = syscall.ENOATTR
