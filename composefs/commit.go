@@ -62,6 +62,17 @@ func WriteCommit(ctx context.Context, repo *objstore.Repo, commit objstore.ID, w
 // decompressed content, so the image is the one a bare copy of the
 // repository would give.
 func WriteCommitOpts(ctx context.Context, repo *objstore.Repo, commit objstore.ID, w io.Writer, opts *CommitOptions) (fsverity.Digest, error) {
+	cfs, err := repo.CommitFS(ctx, commit)
+	if err != nil {
+		return fsverity.Digest{}, fmt.Errorf("composefs image of %s: %w", commit, err)
+	}
+	return WriteTreeFS(ctx, repo, cfs, w, opts)
+}
+
+// WriteTreeFS is WriteCommitOpts for any tree of the repository, e.g.
+// repo.TreeFS(dirtree, dirmeta, objstore.ID{}) before its commit object
+// exists (ostree commit --generate-composefs-metadata).
+func WriteTreeFS(ctx context.Context, repo *objstore.Repo, cfs *objstore.CommitFS, w io.Writer, opts *CommitOptions) (fsverity.Digest, error) {
 	if opts == nil {
 		opts = &CommitOptions{}
 	}
@@ -69,10 +80,7 @@ func WriteCommitOpts(ctx context.Context, repo *objstore.Repo, commit objstore.I
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cfs, err := repo.CommitFS(ctx, commit)
-	if err != nil {
-		return fsverity.Digest{}, fmt.Errorf("composefs image of %s: %w", commit, err)
-	}
+	commit := cfs.Commit()
 	wopts := &Options{Logger: log, File: func(name string, fi fs.FileInfo) (FileData, error) {
 		if err := ctx.Err(); err != nil {
 			return FileData{}, err

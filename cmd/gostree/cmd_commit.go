@@ -23,6 +23,7 @@ type commitFlags struct {
 	ownerUID, ownerGID                                 int
 	jobs                                               int
 	noStatCache                                        bool
+	composefsMetadata                                  bool
 }
 
 func newCommitCmd(a *app) *cobra.Command {
@@ -56,6 +57,7 @@ func newCommitCmd(a *app) *cobra.Command {
 	fl.IntVar(&f.ownerGID, "owner-gid", -1, "set file ownership group id")
 	fl.IntVar(&f.jobs, "jobs", 0, "files processed at once (default: 2 per CPU)")
 	fl.BoolVar(&f.noStatCache, "no-stat-cache", false, "re-read every file even when its stat is unchanged since the last commit")
+	fl.BoolVar(&f.composefsMetadata, "generate-composefs-metadata", false, "generate composefs commit metadata")
 	return cmd
 }
 
@@ -186,6 +188,12 @@ func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
 			fmt.Fprintln(a.stdout, opts.Parent)
 			return nil
 		}
+	}
+	if f.composefsMetadata {
+		if tx, err = composefsMetadata(ctx, repo, tx, root, opts); err != nil {
+			return err
+		}
+		defer tx.Abort()
 	}
 	id, err := tx.WriteCommit(ctx, root, opts)
 	if err != nil {

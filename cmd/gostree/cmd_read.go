@@ -39,10 +39,10 @@ func newRevParseCmd(a *app) *cobra.Command {
 }
 
 func newRefsCmd(a *app) *cobra.Command {
-	var create, del bool
-	var createRev string
+	var del, list bool
+	var createRef string
 	cmd := &cobra.Command{
-		Use:   "refs [--create=NEWREF REV | --delete REF... | PREFIX]",
+		Use:   "refs [--create=NEWREF REV | --delete PREFIX... | [--list] PREFIX]",
 		Short: "List refs, or create and delete them",
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,9 +51,7 @@ func newRefsCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("create") {
-				create = true
-			}
+			create := cmd.Flags().Changed("create")
 			switch {
 			case create && del:
 				return usagef("--create and --delete are mutually exclusive")
@@ -62,51 +60,82 @@ func newRefsCmd(a *app) *cobra.Command {
 				if len(args) != 1 {
 					return usagef("--create=NEWREF needs exactly one REV argument")
 				}
-				if _, _, err := objstore.ParseRefspec(createRev); err != nil {
+				if _, _, err := objstore.ParseRefspec(createRef); err != nil {
 					return usagef("%v", err)
 				}
-				if _, err := repo.ResolveRef(createRev); err == nil {
-					return fmt.Errorf("--create specified but ref %s already exists", createRev)
+				if _, err := repo.ResolveRef(createRef); err == nil {
+					return fmt.Errorf("--create specified but ref %s already exists", createRef)
 				}
 				id, err := repo.ResolveRev(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				return repo.SetRef(ctx, createRev, &id)
-			case del:
-				if len(args) == 0 {
-					return usagef("--delete needs at least one REF")
-				}
-				for _, r := range args {
-					if _, err := repo.ResolveRef(r); err != nil {
-						return err
-					}
-					if err := repo.SetRef(ctx, r, nil); err != nil {
-						return err
-					}
-				}
-				return nil
+				return repo.SetRef(ctx, createRef, &id)
 			}
 			refs, err := repo.Refs(ctx)
 			if err != nil {
 				return err
 			}
-			for _, name := range objstore.SortedRefNames(refs) {
-				if len(args) > 0 && !refHasPrefix(name, args[0]) {
+			names := objstore.SortedRefNames(refs)
+			if del {
+				// As ostree: every ref equal to or below each PREFIX goes;
+				// nothing matching is not an error.
+				if len(args) == 0 {
+					return usagef("--delete needs at least one PREFIX")
+				}
+				for _, prefix := range args {
+					for _, name := range names {
+						if _, ok := refUnder(name, prefix); ok {
+							if err := repo.SetRef(ctx, name, nil); err != nil {
+								return err
+							}
+						}
+					}
+				}
+				return nil
+			}
+			if len(args) > 1 {
+				return usagef("refs takes at most one PREFIX")
+			}
+			for _, name := range names {
+				if len(args) == 0 {
+					fmt.Fprintln(a.stdout, name)
 					continue
 				}
-				fmt.Fprintln(a.stdout, name)
+				if rest, ok := refUnder(name, args[0]); ok {
+					if list || rest == "" {
+						fmt.Fprintln(a.stdout, name)
+					} else {
+						fmt.Fprintln(a.stdout, rest)
+					}
+				}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&createRev, "create", "", "create a new ref NEWREF pointing to REV")
-	cmd.Flags().BoolVar(&del, "delete", false, "delete refs")
+	cmd.Flags().StringVar(&createRef, "create", "", "create a new ref NEWREF pointing to REV")
+	cmd.Flags().BoolVar(&del, "delete", false, "delete refs which match PREFIX, rather than listing them")
+	cmd.Flags().BoolVar(&list, "list", false, "do not remove the prefix from the refs")
 	return cmd
 }
 
-func refHasPrefix(name, prefix string) bool {
-	return name == prefix || strings.HasPrefix(name, strings.TrimSuffix(prefix, "/")+"/") || strings.HasSuffix(prefix, ":") && strings.HasPrefix(name, prefix)
+// refUnder reports whether ref name is prefix itself (rest "") or lies below
+// it (rest is the part after "prefix/"). A prefix "remote:" matches all of
+// that remote's refs.
+func refUnder(name, prefix string) (rest string, ok bool) {
+	if name == prefix {
+		return "", true
+	}
+	if strings.HasSuffix(prefix, ":") {
+		if strings.HasPrefix(name, prefix) {
+			return name, true
+		}
+		return "", false
+	}
+	if r, found := strings.CutPrefix(name, strings.TrimSuffix(prefix, "/")+"/"); found {
+		return r, true
+	}
+	return "", false
 }
 
 // writeCommitSummary prints a commit as `ostree log` and `ostree show` do.
@@ -175,6 +204,7 @@ func newLogCmd(a *app) *cobra.Command {
 
 func newShowCmd(a *app) *cobra.Command {
 	var metaKey, detachedKey string
+	var printHex bool
 	cmd := &cobra.Command{
 		Use:   "show OBJECT",
 		Short: "Output a commit",
@@ -199,6 +229,10 @@ func newShowCmd(a *app) *cobra.Command {
 				if !ok {
 					return fmt.Errorf("no such metadata key '%s'", metaKey)
 				}
+				if b, ok := v.Value.([]byte); ok && printHex {
+					fmt.Fprintf(a.stdout, "%x\n", b)
+					break
+				}
 				fmt.Fprintln(a.stdout, v.String())
 			case detachedKey != "":
 				md, err := repo.LoadCommitMeta(ctx, id)
@@ -212,15 +246,13 @@ func newShowCmd(a *app) *cobra.Command {
 				fmt.Fprintln(a.stdout, v.String())
 			default:
 				writeCommitSummary(a.stdout, id, c)
-				for _, e := range c.Metadata {
-					fmt.Fprintf(a.stdout, "Metadata: %s = %s\n", e.Key, e.Value.String())
-				}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&metaKey, "print-metadata-key", "", "print the value of metadata key KEY")
 	cmd.Flags().StringVar(&detachedKey, "print-detached-metadata-key", "", "print the value of detached metadata key KEY")
+	cmd.Flags().BoolVar(&printHex, "print-hex", false, "for byte array metadata (e.g. ostree.composefs.digest.v0), print hexadecimal")
 	return cmd
 }
 

@@ -74,6 +74,7 @@ func newRootCmd(a *app) *cobra.Command {
 	root.AddCommand(
 		newInitCmd(a), newCommitCmd(a), newLogCmd(a), newShowCmd(a), newLsCmd(a), newCatCmd(a),
 		newRefsCmd(a), newRevParseCmd(a), newCheckoutCmd(a), newFsckCmd(a), newFsverityCmd(a),
+		newComposefsCmd(a),
 	)
 	return root
 }
