@@ -66,12 +66,22 @@ func (r *Repo) Checkout(ctx context.Context, commit ID, dest string, opts *Check
 	}
 	defer unix.Close(pfd)
 	co := &checkouter{r: r, opts: opts, hardlink: r.canHardlink(opts)}
+	if r.mode == ModeBareUserOnly {
+		// bare-user-only holds no ownership or xattrs: always a user checkout.
+		uo := *opts
+		uo.UserMode = true
+		co.opts = &uo
+	}
 	if err := co.dir(ctx, pfd, base, tree, meta, dest); err != nil {
 		return fmt.Errorf("checkout: %w", err)
 	}
 	return nil
 }
 
+// canHardlink tells whether checked-out files may be hardlinks to objects,
+// as ostree makes them: bare repositories in a normal checkout as root,
+// bare-user-only always, and bare-user in user mode (the files then carry
+// the object's on-disk mode, (mode&0775)|0400, like ostree's).
 func (r *Repo) canHardlink(opts *CheckoutOptions) bool {
 	if opts.NoHardlinks {
 		return false
@@ -79,7 +89,9 @@ func (r *Repo) canHardlink(opts *CheckoutOptions) bool {
 	switch r.mode {
 	case ModeBare:
 		return !opts.UserMode && r.euid == 0
-	case ModeBareUserOnly, ModeBareUser:
+	case ModeBareUserOnly:
+		return true
+	case ModeBareUser:
 		return opts.UserMode
 	}
 	return false
@@ -182,9 +194,22 @@ func (co *checkouter) file(ctx context.Context, dirfd int, name string, id ID, p
 	}
 	mode := m.Mode & permAll
 	if co.opts.UserMode {
+		// As ostree: no setuid/setgid files, and the owner can read.
 		mode &^= sISUID | sISGID
+		mode |= 0o400
 	}
-	if co.hardlink && co.linkable(id, mode) {
+	// Like ostree: empty files are always copied (thousands of links to
+	// one empty object hit the link limit), and so are unreadable ones in
+	// user mode (they get u+r).
+	var linkOK bool
+	switch {
+	case !co.hardlink, m.Size == 0, co.opts.UserMode && m.Mode&0o400 == 0:
+	case co.r.mode == ModeBareUser:
+		linkOK = true
+	default:
+		linkOK = co.linkable(id, mode)
+	}
+	if linkOK {
 		err := unix.Linkat(unix.AT_FDCWD, co.r.ContentPath(id), dirfd, name, 0)
 		if err == nil {
 			return nil

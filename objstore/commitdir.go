@@ -21,8 +21,10 @@ type Modifier struct {
 	// OwnerUID and OwnerGID, when >= 0, replace every file's owner
 	// (`--owner-uid`, `--owner-gid`). Use -1 (or NoOwner) to keep.
 	OwnerUID, OwnerGID int
-	// CanonicalPermissions sets uid/gid 0, masks modes with 0755 and drops
-	// xattrs (`--canonical-permissions`; always on in bare-user-only repos).
+	// CanonicalPermissions sets uid/gid 0 and masks modes with 0755
+	// (`--canonical-permissions`; always on in bare-user-only repos). Like
+	// ostree it also drops the xattrs of directory and commit sources, but
+	// not those of tar archives.
 	CanonicalPermissions bool
 	// NoXattrs drops all xattrs (`--no-xattrs`).
 	NoXattrs bool
@@ -43,11 +45,13 @@ func (mod *Modifier) effective(mode Mode) Modifier {
 		m.CanonicalPermissions = true
 		m.NoXattrs = true
 	}
-	if m.CanonicalPermissions {
-		m.NoXattrs = true
-	}
 	return m
 }
+
+// skipDiskXattrs reports whether xattrs read from a directory tree (or an
+// existing commit) are dropped. ostree drops them for canonical permissions
+// too, but keeps a tar archive's xattrs unless told --no-xattrs.
+func (mod Modifier) skipDiskXattrs() bool { return mod.NoXattrs || mod.CanonicalPermissions }
 
 // Apply changes meta in place, in ostree's order: owner overrides, then
 // canonical permissions.
@@ -195,7 +199,7 @@ func (tx *Transaction) walkDir(ctx context.Context, path, rel string, mt *Mutabl
 		return fmt.Errorf("stat %s: %w", path, err)
 	}
 	m := &Meta{Mode: st.Mode, UID: st.Uid, GID: st.Gid}
-	if !mod.NoXattrs {
+	if !mod.skipDiskXattrs() {
 		xs, err := ReadXattrsFd(fd)
 		if err != nil {
 			return fmt.Errorf("read xattrs of %s: %w", path, err)
@@ -294,7 +298,7 @@ func (tx *Transaction) importSymlink(ctx context.Context, path string, st *unix.
 		return ID{}, fmt.Errorf("read symlink %s: %w", path, err)
 	}
 	m := &Meta{Mode: st.Mode, UID: st.Uid, GID: st.Gid, Target: target, Size: int64(len(target))}
-	if !mod.NoXattrs {
+	if !mod.skipDiskXattrs() {
 		if m.Xattrs, err = ReadXattrs(path); err != nil {
 			return ID{}, fmt.Errorf("read xattrs of %s: %w", path, err)
 		}
@@ -336,7 +340,7 @@ func (tx *Transaction) importRegular(ctx context.Context, path string, st *unix.
 		return ID{}, &UnsupportedFileError{Path: path, Mode: st.Mode}
 	}
 	m := &Meta{Mode: st.Mode, UID: st.Uid, GID: st.Gid, Size: st.Size}
-	if !mod.NoXattrs {
+	if !mod.skipDiskXattrs() {
 		if m.Xattrs, err = ReadXattrsFd(fd); err != nil {
 			return ID{}, fmt.Errorf("read xattrs of %s: %w", path, err)
 		}

@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -175,7 +176,7 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions, report func(FsckProb
 		if _, err := r.LoadCommitMeta(ctx, id); err != nil {
 			problem(FsckProblem{Object: ObjectName{id, TypeCommitMeta}, Commit: id, Err: unwrapObjErr(err)})
 		}
-		walk(id, r.IsPartial(id), c.RootTree, c.RootMeta, "/")
+		walk(id, r.isPulling(id), c.RootTree, c.RootMeta, "/")
 	}
 	close(ch)
 	wg.Wait()
@@ -185,10 +186,20 @@ func (r *Repo) Fsck(ctx context.Context, opts *FsckOptions, report func(FsckProb
 	return stats, nil
 }
 
-// IsPartial reports whether state/ marks the commit as partially pulled.
+// IsPartial reports whether state/ marks the commit as partial: pulled
+// incompletely, or found damaged by an fsck (ostree then writes "f" into the
+// marker so the next pull repairs it).
 func (r *Repo) IsPartial(commit ID) bool {
 	_, err := os.Stat(filepath.Join(r.path, "state", commit.String()+".commitpartial"))
 	return err == nil
+}
+
+// isPulling reports whether the commit is partial because a pull has not
+// finished (missing objects are then expected), as opposed to a commit that
+// an fsck marked partial because objects were found missing or corrupt.
+func (r *Repo) isPulling(commit ID) bool {
+	data, err := os.ReadFile(filepath.Join(r.path, "state", commit.String()+".commitpartial"))
+	return err == nil && !bytes.HasPrefix(data, []byte("f"))
 }
 
 func unwrapObjErr(err error) error {

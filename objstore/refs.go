@@ -200,8 +200,7 @@ func (r *Repo) writeRef(spec string, id *ID) error {
 			}
 			return fmt.Errorf("delete ref %s: %w", spec, err)
 		}
-		r.pruneRefDirs(filepath.Dir(path))
-		return syncDir(filepath.Dir(path))
+		return syncDir(r.pruneRefDirs(filepath.Dir(path)))
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o777); err != nil {
 		return fmt.Errorf("write ref %s: %w", spec, err)
@@ -216,21 +215,23 @@ func (r *Repo) writeRef(spec string, id *ID) error {
 }
 
 // pruneRefDirs removes now-empty directories between dir and refs/heads (or
-// refs/remotes/REMOTE), as ostree does when deleting nested refs.
-func (r *Repo) pruneRefDirs(dir string) {
+// refs/remotes/REMOTE), as ostree does when deleting nested refs. It returns
+// the deepest directory that still exists.
+func (r *Repo) pruneRefDirs(dir string) string {
 	stop := map[string]bool{
 		filepath.Join(r.path, "refs", "heads"):   true,
 		filepath.Join(r.path, "refs", "remotes"): true,
 	}
 	for !stop[dir] && strings.HasPrefix(dir, filepath.Join(r.path, "refs")+"/") {
 		if filepath.Dir(dir) == filepath.Join(r.path, "refs", "remotes") {
-			return
+			return dir
 		}
 		if err := os.Remove(dir); err != nil {
-			return
+			return dir
 		}
 		dir = filepath.Dir(dir)
 	}
+	return dir
 }
 
 // SetRef points a ref at a commit (or deletes it when id is nil), under the

@@ -222,6 +222,9 @@ func (tx *Transaction) mergeTree(ctx context.Context, mt *MutableTree, tree, met
 		return err
 	}
 	mod.Apply(dm)
+	if mod.skipDiskXattrs() {
+		dm.Xattrs = nil
+	}
 	if mt.Meta, err = tx.WriteMeta(ctx, TypeDirMeta, encodeDirMeta(dm)); err != nil {
 		return err
 	}
@@ -262,6 +265,9 @@ func (tx *Transaction) rewriteContent(ctx context.Context, id ID, mod Modifier) 
 	}
 	m2 := *m
 	mod.Apply(&m2)
+	if mod.skipDiskXattrs() {
+		m2.Xattrs = nil
+	}
 	if m2.Mode == m.Mode && m2.UID == m.UID && m2.GID == m.GID && len(m2.Xattrs) == len(m.Xattrs) {
 		return id, nil
 	}

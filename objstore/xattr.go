@@ -66,6 +66,11 @@ func (g xattrGetter) readAll() ([]Xattr, error) {
 			}
 			return nil, err
 		}
+		if len(v) == 0 {
+			// ostree (libglnx) skips xattrs with empty values when reading
+			// them, so they are not part of any checksum.
+			continue
+		}
 		xs = append(xs, Xattr{Name: string(name), Value: v})
 	}
 	SortXattrs(xs)

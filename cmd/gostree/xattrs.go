@@ -35,8 +35,10 @@ func formatXattrs(xs []objstore.Xattr) string {
 func formatBytes(v []byte, annotate bool) string {
 	if isByteString(v) {
 		var b strings.Builder
+		// GLib quotes with ' unless the string contains one; it always
+		// escapes ", and prints other non-printables as 3-digit octal.
 		quote := byte('\'')
-		if strings.IndexByte(string(v), '\'') >= 0 && strings.IndexByte(string(v), '"') < 0 {
+		if strings.IndexByte(string(v), '\'') >= 0 {
 			quote = '"'
 		}
 		b.WriteByte('b')
@@ -59,14 +61,13 @@ func formatBytes(v []byte, annotate bool) string {
 				b.WriteString(`\t`)
 			case '\v':
 				b.WriteString(`\v`)
+			case '"':
+				b.WriteString(`\"`)
 			default:
-				if c == quote {
-					b.WriteByte('\\')
-					b.WriteByte(c)
-				} else if c >= 0x20 && c < 0x7f {
+				if c >= 0x20 && c < 0x7f {
 					b.WriteByte(c)
 				} else {
-					fmt.Fprintf(&b, "\\%o", c)
+					fmt.Fprintf(&b, "\\%03o", c)
 				}
 			}
 		}

@@ -1,0 +1,496 @@
+package objstore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/klauspost/compress/flate"
+	"golang.org/x/sys/unix"
+
+	"github.com/gostree/gostree/fsverity"
+)
+
+// This file holds the verified-import side of a Transaction: storing objects
+// that come from somewhere else (a remote over HTTP, another repository)
+// under the checksum the sender claimed. Every object is checked completely
+// before anything is staged under its name, so a corrupt object never
+// reaches objects/, not even on Commit.
+
+// ErrInvalidObject is wrapped by import errors for data that is not a valid
+// object of its type: a malformed header or GVariant, trailing bytes, a
+// truncated or oversized stream. A checksum mismatch is reported as a
+// *DigestMismatchError instead.
+var ErrInvalidObject = errors.New("invalid object")
+
+// importMemMax is the largest archive stream that is verified in memory;
+// larger ones are verified while being written to a private temporary file.
+const importMemMax = 1 << 20
+
+// VerifyMeta checks metadata received for name before it is stored: its
+// size, its checksum (for content-addressed types) and its structure
+// (normal-form GVariant, valid names, sorted entries). Detached metadata
+// (commitmeta) is named after its commit, so only its structure is checked.
+func VerifyMeta(name ObjectName, data []byte) error {
+	if len(data) > MaxMetadataSize {
+		return fmt.Errorf("%s: %w: %d bytes is larger than the %d-byte limit", name, ErrInvalidObject, len(data), MaxMetadataSize)
+	}
+	var err error
+	switch name.Type {
+	case TypeCommit, TypeDirTree, TypeDirMeta:
+		if got := Hash(data); got != name.ID {
+			return &DigestMismatchError{Object: name, Got: got}
+		}
+		switch name.Type {
+		case TypeCommit:
+			_, err = DecodeCommit(data)
+		case TypeDirTree:
+			_, err = DecodeDirTree(data)
+		default:
+			_, err = decodeDirMeta(data)
+		}
+	case TypeCommitMeta:
+		_, err = DecodeMetadata(data)
+	default:
+		return fmt.Errorf("%s: cannot import objects of type %s", name, name.Type)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w: %w", name, ErrInvalidObject, err)
+	}
+	return nil
+}
+
+// ImportMeta stores a metadata object (commit, dirtree, dirmeta or
+// commitmeta) received from elsewhere after VerifyMeta accepts it. Detached
+// metadata replaces any the commit already has.
+func (tx *Transaction) ImportMeta(ctx context.Context, name ObjectName, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := VerifyMeta(name, data); err != nil {
+		return err
+	}
+	if name.Type != TypeCommitMeta {
+		_, err := tx.WriteMeta(ctx, name.Type, data)
+		return err
+	}
+	tx.mu.Lock()
+	delete(tx.staged, name)
+	tx.mu.Unlock()
+	if err := os.Remove(tx.stagedPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("replace %s: %w", name, err)
+	}
+	return tx.stageBytes(name, data, 0o644)
+}
+
+// ImportContent stores content object want from its metadata and its
+// uncompressed content r (ignored for symlinks), as read from another
+// repository. The object is hashed completely before it is staged; on a
+// mismatch nothing is stored and a *DigestMismatchError is returned. r must
+// hold exactly m.Size bytes.
+func (tx *Transaction) ImportContent(ctx context.Context, want ID, m *Meta, r io.Reader) error {
+	if ok, err := tx.Has(want, TypeFile); err != nil || ok {
+		return err
+	}
+	var content io.Reader
+	if m.IsRegular() {
+		if r == nil {
+			return fmt.Errorf("import %s.file: no content reader for a regular file", want)
+		}
+		content = &exactReader{r: r, left: m.Size}
+	}
+	return tx.importVerified(ctx, want, m, content, nil)
+}
+
+// ImportArchiveContent stores content object want from an archive-z2 .filez
+// stream (length-prefixed header, then raw DEFLATE content), as served by
+// archive repositories. The stream is read to its end and checked for a
+// well-formed header, a compressed stream that inflates to exactly the
+// recorded size, no trailing bytes, and the checksum; only then is the
+// object staged. An archive repository stores the verified stream as it
+// came; other modes store the inflated content.
+//
+// Errors reading r are returned wrapped, so callers can tell transport
+// failures from bad data (ErrInvalidObject, *DigestMismatchError).
+func (tx *Transaction) ImportArchiveContent(ctx context.Context, want ID, r io.Reader) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if ok, err := tx.Has(want, TypeFile); err != nil || ok {
+		return err
+	}
+	if tx.r.mode == ModeArchive {
+		return tx.importArchiveVerbatim(ctx, want, r)
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	m, hdrLen, err := readArchiveHeaderStrict(br)
+	if err != nil {
+		return fmt.Errorf("import %s.file: %w", want, err)
+	}
+	if m.IsSymlink() {
+		if err := expectEOF(br); err != nil {
+			return fmt.Errorf("import %s.file: %w", want, err)
+		}
+		return tx.importVerified(ctx, want, m, nil, nil)
+	}
+	bounded := &boundedByteReader{r: br, left: archiveBound(m.Size) - int64(8+hdrLen)}
+	zr := flate.NewReader(bounded)
+	defer zr.Close()
+	finish := func() error { return expectEOF(bounded) }
+	return tx.importVerified(ctx, want, m, &exactReader{r: zr, left: m.Size}, finish)
+}
+
+// archiveBound is the largest .filez accepted for content of the given size:
+// the header plus DEFLATE's worst-case expansion (stored blocks add 5 bytes
+// per 64 KiB) with generous slack. It stops a hostile stream of empty
+// blocks from filling the disk.
+func archiveBound(size int64) int64 {
+	return maxHeaderSize + 8 + size + size/64 + 4096
+}
+
+// readArchiveHeaderStrict reads the length-prefixed archive header: a
+// big-endian u32 length, four zero bytes, and the normal-form header.
+func readArchiveHeaderStrict(r io.Reader) (*Meta, int, error) {
+	var p [8]byte
+	if _, err := io.ReadFull(r, p[:]); err != nil {
+		return nil, 0, truncatedInput(err)
+	}
+	n := binary.BigEndian.Uint32(p[:4])
+	if n > maxHeaderSize {
+		return nil, 0, fmt.Errorf("%w: archive header of %d bytes is too large", ErrInvalidObject, n)
+	}
+	if binary.BigEndian.Uint32(p[4:]) != 0 {
+		return nil, 0, fmt.Errorf("%w: nonzero padding after the archive header length", ErrInvalidObject)
+	}
+	hdr := make([]byte, n)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, 0, truncatedInput(err)
+	}
+	m, err := decodeArchiveHeader(hdr)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrInvalidObject, err)
+	}
+	return m, int(n), nil
+}
+
+// truncatedInput reports a stream that ended early as an invalid object and
+// passes other read errors through.
+func truncatedInput(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: truncated", ErrInvalidObject)
+	}
+	return err
+}
+
+// expectEOF fails if r has any bytes left.
+func expectEOF(r io.Reader) error {
+	var b [1]byte
+	for {
+		n, err := r.Read(b[:])
+		if n > 0 {
+			return fmt.Errorf("%w: trailing data after the object", ErrInvalidObject)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// boundedByteReader is a bufio.Reader that fails once more than left bytes
+// are read. It keeps io.ByteReader so that flate reads no further than the
+// end of its stream.
+type boundedByteReader struct {
+	r    *bufio.Reader
+	left int64
+}
+
+var errOversized = fmt.Errorf("%w: compressed stream is larger than its content allows", ErrInvalidObject)
+
+func (b *boundedByteReader) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		if _, err := b.r.Peek(1); err != nil {
+			return 0, err
+		}
+		return 0, errOversized
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *boundedByteReader) ReadByte() (byte, error) {
+	if b.left <= 0 {
+		if _, err := b.r.Peek(1); err != nil {
+			return 0, err
+		}
+		return 0, errOversized
+	}
+	c, err := b.r.ReadByte()
+	if err == nil {
+		b.left--
+	}
+	return c, err
+}
+
+// importVerified stages content object want from m and its uncompressed
+// content (nil for symlinks) once the checksum matches. finish, when not
+// nil, runs after the content is consumed and before the checksum is
+// compared (it checks the rest of the input).
+func (tx *Transaction) importVerified(ctx context.Context, want ID, m *Meta, content io.Reader, finish func() error) error {
+	if err := tx.checkContent(ctx, m); err != nil {
+		return fmt.Errorf("import %s.file: %w: %w", want, ErrInvalidObject, err)
+	}
+	n := ObjectName{want, TypeFile}
+	if m.IsSymlink() {
+		if finish != nil {
+			if err := finish(); err != nil {
+				return fmt.Errorf("import %s: %w", n, err)
+			}
+		}
+		if got := ID(newContentHash(m).Sum(nil)); got != want {
+			return &DigestMismatchError{Object: n, Got: got}
+		}
+		_, err := tx.writeSymlink(m)
+		return err
+	}
+	if m.Size <= smallFileMax {
+		data := make([]byte, m.Size)
+		if _, err := io.ReadFull(content, data); err != nil {
+			return fmt.Errorf("import %s: %w", n, truncatedInput(err))
+		}
+		if err := expectEOF(content); err != nil {
+			return fmt.Errorf("import %s: %w", n, err)
+		}
+		if finish != nil {
+			if err := finish(); err != nil {
+				return fmt.Errorf("import %s: %w", n, err)
+			}
+		}
+		h := newContentHash(m)
+		h.Write(data)
+		if got := ID(h.Sum(nil)); got != want {
+			return &DigestMismatchError{Object: n, Got: got}
+		}
+		if !tx.markStaged(n, m.Size) {
+			return nil
+		}
+		path := tx.stagedPath(n)
+		if err := tx.writeRegularObject(want, path, m, data); err != nil {
+			tx.unstage(n, path)
+			return fmt.Errorf("import %s: %w", n, err)
+		}
+		return nil
+	}
+	return tx.importStream(want, m, content, newContentHash(m), finish)
+}
+
+// importStream writes a large regular file into a private temporary file
+// while hashing it, and renames it to its staged name only when the checksum
+// is want.
+func (tx *Transaction) importStream(want ID, m *Meta, r io.Reader, h hash.Hash, finish func() error) error {
+	n := ObjectName{want, TypeFile}
+	tmp := filepath.Join(tx.staging, fmt.Sprintf("tmp-%d", tx.tmpSeq.Add(1)))
+	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", n, err)
+	}
+	f := os.NewFile(uintptr(fd), tmp)
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 256<<10)
+	var w io.Writer = bw
+	var zw *flate.Writer
+	if tx.r.mode == ModeArchive {
+		if err := tx.writeArchiveHeader(bw, m); err != nil {
+			return fail(fmt.Errorf("import %s: %w", n, err))
+		}
+		zw, _ = flate.NewWriter(bw, archiveLevel)
+		w = zw
+	}
+	var vh *fsverity.Hasher
+	if tx.r.recordsVerity() {
+		vh, _ = fsverity.New(nil)
+		w = io.MultiWriter(w, vh)
+	}
+	copied, err := io.Copy(io.MultiWriter(w, h), r)
+	if err != nil {
+		return fail(fmt.Errorf("import %s: %w", n, truncatedInput(err)))
+	}
+	if copied != m.Size {
+		return fail(fmt.Errorf("import %s: %w: %d bytes of content, header says %d", n, ErrInvalidObject, copied, m.Size))
+	}
+	if finish != nil {
+		if err := finish(); err != nil {
+			return fail(fmt.Errorf("import %s: %w", n, err))
+		}
+	}
+	if got := ID(h.Sum(nil)); got != want {
+		return fail(&DigestMismatchError{Object: n, Got: got})
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return fail(fmt.Errorf("import %s: %w", n, err))
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fail(fmt.Errorf("import %s: %w", n, err))
+	}
+	if err := tx.finishRegular(fd, m); err != nil {
+		return fail(fmt.Errorf("import %s: %w", n, err))
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("import %s: %w", n, err)
+	}
+	return tx.publishStaged(n, tmp, vh)
+}
+
+// publishStaged gives a verified temporary file its staged name, unless
+// another goroutine staged the object first.
+func (tx *Transaction) publishStaged(n ObjectName, tmp string, vh *fsverity.Hasher) error {
+	size := int64(0)
+	if fi, err := os.Lstat(tmp); err == nil {
+		size = fi.Size()
+	}
+	if !tx.markStaged(n, size) {
+		os.Remove(tmp)
+		return nil
+	}
+	if err := os.Rename(tmp, tx.stagedPath(n)); err != nil {
+		tx.unstage(n, tmp)
+		return fmt.Errorf("stage %s: %w", n, err)
+	}
+	if vh != nil {
+		if err := tx.sealObject(n.ID, tx.stagedPath(n), vh.Digest()); err != nil {
+			tx.unstage(n, tx.stagedPath(n))
+			return fmt.Errorf("import %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// importArchiveVerbatim verifies a .filez stream and stages its exact bytes
+// in an archive repository: small streams in memory, large ones through a
+// temporary file that is renamed only after verification.
+func (tx *Transaction) importArchiveVerbatim(ctx context.Context, want ID, r io.Reader) error {
+	n := ObjectName{want, TypeFile}
+	head := make([]byte, importMemMax+1)
+	got, err := io.ReadFull(r, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return fmt.Errorf("import %s: %w", n, err)
+	}
+	if got <= importMemMax {
+		data := head[:got]
+		if err := tx.verifyArchiveStream(ctx, want, bytes.NewReader(data)); err != nil {
+			return err
+		}
+		return tx.stageBytes(n, data, 0o644)
+	}
+
+	tmp := filepath.Join(tx.staging, fmt.Sprintf("tmp-%d", tx.tmpSeq.Add(1)))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", n, err)
+	}
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 256<<10)
+	src := io.TeeReader(io.MultiReader(bytes.NewReader(head), r), bw)
+	if err := tx.verifyArchiveStream(ctx, want, src); err != nil {
+		return fail(err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fail(fmt.Errorf("import %s: %w", n, err))
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fail(fmt.Errorf("import %s: %w", n, err))
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("import %s: %w", n, err)
+	}
+	return tx.publishStaged(n, tmp, nil)
+}
+
+// verifyArchiveStream reads a whole .filez stream and checks it against want
+// without storing anything.
+func (tx *Transaction) verifyArchiveStream(ctx context.Context, want ID, r io.Reader) error {
+	n := ObjectName{want, TypeFile}
+	br := bufio.NewReaderSize(r, 64<<10)
+	m, hdrLen, err := readArchiveHeaderStrict(br)
+	if err != nil {
+		return fmt.Errorf("import %s: %w", n, err)
+	}
+	if err := tx.checkContent(ctx, m); err != nil {
+		return fmt.Errorf("import %s: %w: %w", n, ErrInvalidObject, err)
+	}
+	h := newContentHash(m)
+	if m.IsRegular() {
+		bounded := &boundedByteReader{r: br, left: archiveBound(m.Size) - int64(8+hdrLen)}
+		zr := flate.NewReader(bounded)
+		defer zr.Close()
+		copied, err := io.Copy(h, &exactReader{r: zr, left: m.Size})
+		if err != nil {
+			return fmt.Errorf("import %s: %w", n, truncatedInput(err))
+		}
+		if copied != m.Size {
+			return fmt.Errorf("import %s: %w: %d bytes of content, header says %d", n, ErrInvalidObject, copied, m.Size)
+		}
+		if err := expectEOF(bounded); err != nil {
+			return fmt.Errorf("import %s: %w", n, err)
+		}
+	} else if err := expectEOF(br); err != nil {
+		return fmt.Errorf("import %s: %w", n, err)
+	}
+	if got := ID(h.Sum(nil)); got != want {
+		return &DigestMismatchError{Object: n, Got: got}
+	}
+	return nil
+}
+
+// MarkCommitPartial creates (partial) or removes the state/COMMIT.commitpartial
+// marker that says a commit's objects are not all present, durably, as
+// ostree does around a pull.
+func (r *Repo) MarkCommitPartial(commit ID, partial bool) error {
+	dir := filepath.Join(r.path, "state")
+	path := filepath.Join(dir, commit.String()+".commitpartial")
+	if partial {
+		if err := os.Mkdir(dir, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("mark commit %s partial: %w", commit, err)
+		}
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		if err := WriteFileAtomic(path, nil, 0o644); err != nil {
+			return fmt.Errorf("mark commit %s partial: %w", commit, err)
+		}
+		return nil
+	}
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("mark commit %s complete: %w", commit, err)
+	}
+	return syncDir(dir)
+}
