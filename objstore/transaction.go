@@ -47,8 +47,8 @@ type Stats struct {
 //
 // Write methods are safe for concurrent use by multiple goroutines.
 type Transaction struct {
-	r       *Repo
-	unlock  func()
+	r         *Repo
+	unlock    func()
 	staging   string
 	tmpSeq    atomic.Int64
 	stageDirs sync.Map // staging prefix directories already created
