@@ -205,7 +205,6 @@ func newLogCmd(a *app) *cobra.Command {
 func newShowCmd(a *app) *cobra.Command {
 	var metaKey, detachedKey string
 	var printHex bool
-	var printHex bool
 	cmd := &cobra.Command{
 		Use:   "show OBJECT",
 		Short: "Output a commit",
@@ -234,10 +233,6 @@ func newShowCmd(a *app) *cobra.Command {
 					fmt.Fprintf(a.stdout, "%x\n", b)
 					break
 				}
-				if b, ok := v.Value.([]byte); ok && printHex {
-					fmt.Fprintf(a.stdout, "%x\n", b)
-					break
-				}
 				fmt.Fprintln(a.stdout, v.String())
 			case detachedKey != "":
 				md, err := repo.LoadCommitMeta(ctx, id)
@@ -257,7 +252,6 @@ func newShowCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&metaKey, "print-metadata-key", "", "print the value of metadata key KEY")
 	cmd.Flags().StringVar(&detachedKey, "print-detached-metadata-key", "", "print the value of detached metadata key KEY")
-	cmd.Flags().BoolVar(&printHex, "print-hex", false, "for byte array metadata (e.g. ostree.composefs.digest.v0), print hexadecimal")
 	cmd.Flags().BoolVar(&printHex, "print-hex", false, "for byte array metadata (e.g. ostree.composefs.digest.v0), print hexadecimal")
 	return cmd
 }
