@@ -129,14 +129,21 @@ func (s *httpSource) store(data []byte, h http.Header) {
 		s.f.log.Debug("cannot cache summary", "err", err)
 		return
 	}
-	if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil {
-		if err := os.Chtimes(s.cache, lm, lm); err != nil {
-			s.f.log.Debug("cannot date cached summary", "err", err)
-		}
-	} else if err := os.Chtimes(s.cache, time.Unix(0, 0), time.Unix(0, 0)); err != nil {
+	// Validators are only kept when they are strong (RFC 9110 8.8.2.2): a
+	// file modified less than a second before the response could change
+	// again within the same second, keeping its Last-Modified (and the
+	// mtime-size ETag of common servers).
+	lm, lmErr := http.ParseTime(h.Get("Last-Modified"))
+	date, dateErr := http.ParseTime(h.Get("Date"))
+	strong := lmErr == nil && dateErr == nil && date.Sub(lm) >= time.Second
+	mtime := time.Unix(0, 0)
+	if strong {
+		mtime = lm
+	}
+	if err := os.Chtimes(s.cache, mtime, mtime); err != nil {
 		s.f.log.Debug("cannot date cached summary", "err", err)
 	}
-	if etag := h.Get("ETag"); etag != "" {
+	if etag := h.Get("ETag"); etag != "" && strong {
 		if err := unix.Setxattr(s.cache, "user.etag", []byte(etag), 0); err != nil {
 			s.f.log.Debug("cannot record the summary's ETag", "err", err)
 		}
