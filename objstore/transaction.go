@@ -65,6 +65,18 @@ type Transaction struct {
 
 	verityMode        VerityMode
 	verityUnsupported atomic.Bool
+	noDigests         bool
+}
+
+// SkipVerityDigests stops the transaction from recording fs-verity digests
+// of the objects it writes (they are then computed when a composefs image
+// needs them). It must be called before any write; kernel verity, if the
+// repository asks for it, is still enabled.
+func (tx *Transaction) SkipVerityDigests() { tx.noDigests = true }
+
+// recordsDigests reports whether new objects get their digest computed.
+func (tx *Transaction) recordsDigests() bool {
+	return tx.r.recordsVerity() && (!tx.noDigests || tx.verityMode != VerityNo)
 }
 
 // Begin starts a transaction. It holds the repository's shared lock until
@@ -392,7 +404,7 @@ func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []by
 	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
-	if err != nil || !tx.r.recordsVerity() {
+	if err != nil || !tx.recordsDigests() {
 		return err
 	}
 	return tx.sealObject(id, path, fsverity.Sum(data))
@@ -402,9 +414,11 @@ func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []by
 // kernel fs-verity on it when [ex-integrity] fsverity asks: "yes" fails where
 // the kernel or filesystem cannot, "maybe" carries on.
 func (tx *Transaction) sealObject(id ID, path string, d fsverity.Digest) error {
-	tx.mu.Lock()
-	tx.digests[id] = d
-	tx.mu.Unlock()
+	if !tx.noDigests {
+		tx.mu.Lock()
+		tx.digests[id] = d
+		tx.mu.Unlock()
+	}
 	if tx.verityMode == VerityNo || tx.verityMode == VerityMaybe && tx.verityUnsupported.Load() {
 		return nil
 	}
@@ -462,7 +476,7 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader, h hash.Hash) (ID, error
 		w = zw
 	}
 	var vh *fsverity.Hasher
-	if tx.r.recordsVerity() {
+	if tx.recordsDigests() {
 		vh, _ = fsverity.New(nil)
 		w = io.MultiWriter(w, vh)
 	}

@@ -22,7 +22,7 @@ type commitFlags struct {
 	tarAutocreate, skipIfUnchanged, tableOutput        bool
 	ownerUID, ownerGID                                 int
 	jobs                                               int
-	noStatCache                                        bool
+	noStatCache, noVerityDigests                       bool
 	composefsMetadata                                  bool
 }
 
@@ -57,6 +57,7 @@ func newCommitCmd(a *app) *cobra.Command {
 	fl.IntVar(&f.ownerGID, "owner-gid", -1, "set file ownership group id")
 	fl.IntVar(&f.jobs, "jobs", 0, "files processed at once (default: 2 per CPU)")
 	fl.BoolVar(&f.noStatCache, "no-stat-cache", false, "re-read every file even when its stat is unchanged since the last commit")
+	fl.BoolVar(&f.noVerityDigests, "no-verity-digests", false, "do not record fs-verity digests of new objects (composefs images then hash them when built)")
 	fl.BoolVar(&f.composefsMetadata, "generate-composefs-metadata", false, "generate composefs commit metadata")
 	return cmd
 }
@@ -156,6 +157,9 @@ func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
 		return err
 	}
 	defer tx.Abort()
+	if f.noVerityDigests {
+		tx.SkipVerityDigests()
+	}
 	root := objstore.NewMutableTree()
 	for _, t := range trees {
 		kind, arg, ok := strings.Cut(t, "=")
