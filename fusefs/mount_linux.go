@@ -20,35 +20,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Mount errors callers act on.
-var (
-	// ErrBusy means the mount point is in use: already mounted, or files
-	// are still open below it at unmount.
-	ErrBusy = errors.New("mount point is busy")
-	// ErrStale means the mount point is a FUSE mount whose server is gone.
-	ErrStale = errors.New("mount point is a stale FUSE mount (transport endpoint is not connected)")
-)
-
-// MountOptions configure Mount. The zero value (and nil) means defaults.
-type MountOptions struct {
-	// Source is shown as the mounted device in /proc/mounts; empty means "gostree".
-	Source string
-	// AllowOther lets users other than the mounting one use the mount (for a
-	// non-root user it needs user_allow_other in /etc/fuse.conf).
-	AllowOther bool
-	// Suid honours setuid and setgid bits (a deployment needs them); the
-	// default mounts nosuid. fusermount3 allows it only for root.
-	Suid bool
-	// ReadAheadKB sets the kernel read-ahead of the mount when the process
-	// may (root); 0 means 4096.
-	ReadAheadKB int
-	// Debug logs every FUSE request to the FS's logger at Debug level.
-	Debug bool
-	// Fusermount forces mounting with fusermount3 even as root, instead of
-	// mount(2).
-	Fusermount bool
-}
-
 // Server is a mounted FS.
 type Server struct {
 	fs         *FS
@@ -233,7 +204,7 @@ func checkMountpoint(mountpoint string) (string, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(abs, &st); err != nil {
 		if errors.Is(err, unix.ENOTCONN) {
-			return "", fmt.Errorf("mount point %s: %w; unmount it first: fusermount3 -u %s", abs, ErrStale, abs)
+			return "", fmt.Errorf("%s: %w; unmount it first: fusermount3 -u %s", abs, ErrStale, abs)
 		}
 		return "", fmt.Errorf("mount point %s: %w", abs, err)
 	}
@@ -244,7 +215,11 @@ func checkMountpoint(mountpoint string) (string, error) {
 		abs = real
 	}
 	if fstype, ok := mountedAt(abs); ok {
-		return "", fmt.Errorf("mount point %s: %w: a %s file system is already mounted there (unmount it first: umount %s)", abs, ErrBusy, fstype, abs)
+		how := "umount"
+		if strings.HasPrefix(fstype, "fuse") {
+			how = "fusermount3 -u"
+		}
+		return "", fmt.Errorf("%s: %w: a %s file system is already mounted there (unmount it first: %s %s)", abs, ErrBusy, fstype, how, abs)
 	}
 	return abs, nil
 }
