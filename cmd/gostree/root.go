@@ -75,6 +75,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newInitCmd(a), newCommitCmd(a), newLogCmd(a), newShowCmd(a), newLsCmd(a), newCatCmd(a),
 		newRefsCmd(a), newRevParseCmd(a), newCheckoutCmd(a), newFsckCmd(a), newFsverityCmd(a),
 		newComposefsCmd(a),
+		newMountCmd(a),
 	)
 	return root
 }
