@@ -101,13 +101,50 @@ func (tx *Transaction) ImportContent(ctx context.Context, want ID, m *Meta, r io
 		return err
 	}
 	var content io.Reader
+	src := &sourceReader{r: r}
 	if m.IsRegular() {
 		if r == nil {
 			return fmt.Errorf("import %s.file: no content reader for a regular file", want)
 		}
-		content = &exactReader{r: r, left: m.Size}
+		content = &exactReader{r: src, left: m.Size}
 	}
-	return tx.importVerified(ctx, want, m, content, nil)
+	return src.classify(tx.importVerified(ctx, want, m, content, nil))
+}
+
+// sourceReader remembers whether reading the input failed, so that
+// import errors can be classified: a failing input is the caller's
+// (transport) problem and passes through; anything else the data caused
+// wraps ErrInvalidObject.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+func (s *sourceReader) classify(err error) error {
+	if err == nil || s.err != nil || errors.Is(err, ErrInvalidObject) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var dm *DigestMismatchError
+	var pe *fs.PathError
+	if errors.As(err, &dm) || errors.As(err, &pe) || isErrno(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidObject, err)
+}
+
+// isErrno reports a system call failure (disk full, I/O error) on our
+// side, which is not the object's fault.
+func isErrno(err error) bool {
+	var errno unix.Errno
+	return errors.As(err, &errno)
 }
 
 // ImportArchiveContent stores content object want from an archive-z2 .filez
@@ -127,9 +164,15 @@ func (tx *Transaction) ImportArchiveContent(ctx context.Context, want ID, r io.R
 	if ok, err := tx.Has(want, TypeFile); err != nil || ok {
 		return err
 	}
+	src := &sourceReader{r: r}
 	if tx.r.mode == ModeArchive {
-		return tx.importArchiveVerbatim(ctx, want, r)
+		return src.classify(tx.importArchiveVerbatim(ctx, want, src))
 	}
+	return src.classify(tx.importArchiveInflated(ctx, want, src))
+}
+
+// importArchiveInflated stores a .filez stream into a bare-mode repository.
+func (tx *Transaction) importArchiveInflated(ctx context.Context, want ID, r io.Reader) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	m, hdrLen, err := readArchiveHeaderStrict(br)
 	if err != nil {

@@ -494,7 +494,7 @@ func (w *worker) run(ctx context.Context, jobs <-chan objstore.ID) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("content object %s from %s: %w", id, w.p.src, err)
+			return fmt.Errorf("fetch content object %s from %s: %w", id, w.p.src, err)
 		}
 		w.p.c.contentFetched.Add(1)
 		w.p.c.contentBytes.Add(n)
