@@ -160,8 +160,36 @@ func isIntegrityError(err error) bool {
 	if _, ok := errors.AsType[*fsverity.MismatchError](err); ok {
 		return true
 	}
+	if _, ok := errors.AsType[*corruptError](err); ok {
+		return true
+	}
 	_, ok := errors.AsType[*objstore.DigestMismatchError](err)
 	return ok
+}
+
+// corruptError is a content stream that could not be read to its end (a
+// compressed archive object that does not inflate to its size), so it
+// cannot be verified.
+type corruptError struct {
+	id  objstore.ID
+	err error
+}
+
+func (e *corruptError) Error() string { return fmt.Sprintf("corrupt object %s.file: %v", e.id, e.err) }
+func (e *corruptError) Unwrap() error { return e.err }
+
+// readRecorder remembers the error of the reader it wraps.
+type readRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readRecorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 func mismatch(id, got objstore.ID) error {
@@ -368,11 +396,16 @@ func (f *FS) loadStream(id objstore.ID, m *objstore.Meta, r io.Reader, verify bo
 		return nil, err
 	}
 	var tree *fsverity.Tree
+	src := &readRecorder{r: r}
 	if verify {
-		if tree, err = checksumTree(id, m, r, sp); err != nil {
-			return fail(err)
-		}
-	} else if _, err := io.Copy(sp, r); err != nil {
+		tree, err = checksumTree(id, m, src, sp)
+	} else {
+		_, err = io.Copy(sp, src)
+	}
+	if src.err != nil {
+		return fail(&corruptError{id, src.err})
+	}
+	if err != nil {
 		return fail(fmt.Errorf("read %s.file: %w", id, err))
 	}
 	if err := sp.finish(); err != nil {

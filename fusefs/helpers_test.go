@@ -3,10 +3,13 @@ package fusefs_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,4 +126,71 @@ func mountCommit(t testing.TB, repo *objstore.Repo, id objstore.ID, opts *fusefs
 		t.Fatal(err)
 	}
 	return f, mount(t, f)
+}
+
+// TestMain doubles as a mount helper process (FUSEFS_TEST_HELPER set): it
+// mounts FUSEFS_TEST_REV of FUSEFS_TEST_REPO at FUSEFS_TEST_MNT and serves
+// until SIGINT or SIGTERM, reporting readiness to SpawnDaemon if started by
+// it. Life cycle tests drive it.
+func TestMain(m *testing.M) {
+	if os.Getenv("FUSEFS_TEST_HELPER") != "" {
+		os.Exit(helperMain())
+	}
+	os.Exit(m.Run())
+}
+
+func helperMain() int {
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	daemon := fusefs.DaemonFromEnv(os.Getenv)
+	err := func() error {
+		repo, err := objstore.Open(os.Getenv("FUSEFS_TEST_REPO"), nil)
+		if err != nil {
+			return err
+		}
+		f, src, err := fusefs.OpenRev(ctx, repo, os.Getenv("FUSEFS_TEST_REV"), false, &fusefs.Options{Logger: log})
+		if err != nil {
+			return err
+		}
+		return f.MountAndServe(ctx, os.Getenv("FUSEFS_TEST_MNT"), &fusefs.MountOptions{Source: src}, daemon.Ready)
+	}()
+	daemon.Ready(err)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "helper:", err)
+		return 1
+	}
+	return 0
+}
+
+// helperEnv is the environment of a helper process mounting rev.
+func helperEnv(repo *objstore.Repo, rev, mnt string) []string {
+	return append(os.Environ(), "FUSEFS_TEST_HELPER=1", "FUSEFS_TEST_REPO="+repo.Path(), "FUSEFS_TEST_REV="+rev, "FUSEFS_TEST_MNT="+mnt)
+}
+
+// isMounted reports whether a FUSE file system is mounted at dir.
+func isMounted(t testing.TB, dir string) bool {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && f[4] == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// waitFor polls cond for up to 10s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
 }
