@@ -218,6 +218,11 @@ func checkMountpoint(mountpoint string) (string, error) {
 		how := "umount"
 		if strings.HasPrefix(fstype, "fuse") {
 			how = "fusermount3 -u"
+			// Attributes may come from the kernel's cache; statfs asks the server.
+			var sfs unix.Statfs_t
+			if err := unix.Statfs(abs, &sfs); errors.Is(err, unix.ENOTCONN) {
+				return "", fmt.Errorf("%s: %w; unmount it first: fusermount3 -u %s", abs, ErrStale, abs)
+			}
 		}
 		return "", fmt.Errorf("%s: %w: a %s file system is already mounted there (unmount it first: %s %s)", abs, ErrBusy, fstype, how, abs)
 	}
