@@ -309,9 +309,12 @@ func (p *dumpParser) line(line []byte) error {
 	}
 	if hasDigest {
 		var d [32]byte
-		_, derr := hex.Decode(d[:], digest)
+		derr := errors.New("invalid length")
+		if len(digest) == 64 {
+			_, derr = hex.Decode(d[:], digest)
+		}
 		switch {
-		case len(digest) == 64 && derr == nil:
+		case derr == nil:
 			n.digest, n.hasDigest = d, true
 		case n.typ() == sIFREG:
 			return fmt.Errorf("%s: invalid digest %q", path, digest)

@@ -38,16 +38,16 @@ func mapFS(files map[string]*objstore.Meta) fstest.MapFS {
 func awkwardFS() fstest.MapFS {
 	big := objstore.Meta{Mode: 0o100644, Size: 1 << 40}
 	return mapFS(map[string]*objstore.Meta{
-		".":              {Mode: 0o40755, Xattrs: []objstore.Xattr{{Name: "security.selinux", Value: []byte("system_u:object_r:root_t:s0")}}},
-		"a":              {Mode: 0o100644, Size: 5, UID: 70000, GID: 7},
-		"b":              {Mode: 0o100755, Size: 4096, Xattrs: []objstore.Xattr{{Name: "trusted.overlay.redirect", Value: []byte("/evil")}, {Name: "user.x", Value: []byte("1")}}},
-		"dir":            {Mode: 0o42775, Xattrs: []objstore.Xattr{{Name: "user.x", Value: []byte("1")}}},
-		"dir/empty":      {Mode: 0o100600},
-		"dir/link":       {Mode: 0o120777, Target: "../a", Size: 4},
-		"dir/long-link":  {Mode: 0o120777, Target: strings.Repeat("x/", 2000), Size: 4000},
-		"dir/big":        &big,
-		"dir/fifo":       {Mode: 0o10644},
-		"00":             {Mode: 0o100644, Size: 1},
+		".":                      {Mode: 0o40755, Xattrs: []objstore.Xattr{{Name: "security.selinux", Value: []byte("system_u:object_r:root_t:s0")}}},
+		"a":                      {Mode: 0o100644, Size: 5, UID: 70000, GID: 7},
+		"b":                      {Mode: 0o100755, Size: 4096, Xattrs: []objstore.Xattr{{Name: "trusted.overlay.redirect", Value: []byte("/evil")}, {Name: "user.x", Value: []byte("1")}}},
+		"dir":                    {Mode: 0o42775, Xattrs: []objstore.Xattr{{Name: "user.x", Value: []byte("1")}}},
+		"dir/empty":              {Mode: 0o100600},
+		"dir/link":               {Mode: 0o120777, Target: "../a", Size: 4},
+		"dir/long-link":          {Mode: 0o120777, Target: strings.Repeat("x/", 2000), Size: 4000},
+		"dir/big":                &big,
+		"dir/fifo":               {Mode: 0o10644},
+		"00":                     {Mode: 0o100644, Size: 1},
 		strings.Repeat("n", 255): {Mode: 0o100644, Size: 1},
 	})
 }
@@ -127,7 +127,7 @@ func TestHostileTreesRefused(t *testing.T) {
 			}
 			return xs
 		}()}},
-		"xattr name with NUL": {".": {Mode: 0o40755, Xattrs: []objstore.Xattr{{Name: "user.a\x00b"}}}},
+		"xattr name with NUL":     {".": {Mode: 0o40755, Xattrs: []objstore.Xattr{{Name: "user.a\x00b"}}}},
 		"symlink target too long": {".": {Mode: 0o40755}, "l": {Mode: 0o120777, Target: strings.Repeat("x", 5000)}},
 		"file too big":            {".": {Mode: 0o40755}, "f": {Mode: 0o100644, Size: 1 << 62}},
 		"bad mode":                {".": {Mode: 0o40755}, "f": {Mode: 0o170644}},
