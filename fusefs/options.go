@@ -2,6 +2,8 @@ package fusefs
 
 import (
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -126,4 +128,15 @@ func (o *Options) resolved() Options {
 		r.MetaCacheEntries = DefaultMetaCacheEntries
 	}
 	return r
+}
+
+// DefaultTreeCacheDir is the tree cache the mount commands use unless told
+// otherwise: gostree/verity-trees in the user's cache directory
+// ($XDG_CACHE_HOME or ~/.cache), or "" if there is none.
+func DefaultTreeCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "gostree", "verity-trees")
 }

@@ -90,7 +90,7 @@ func runFuse(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl.BoolVar(&f.verbose, "v", false, "short for --verbose")
 	fl.BoolVar(&f.allowOther, "allow-other", false, "let other users use the mount")
 	fl.BoolVar(&f.suid, "suid", false, "honour setuid/setgid bits (default nosuid)")
-	fl.StringVar(&f.treeCache, "tree-cache", "", "directory keeping fs-verity Merkle trees of big objects across mounts")
+	fl.StringVar(&f.treeCache, "tree-cache", fusefs.DefaultTreeCacheDir(), "directory keeping fs-verity Merkle trees of big objects across mounts (empty: none)")
 	fl.BoolVar(&f.debugFuse, "debug-fuse", false, "log every FUSE request (with -v)")
 	fl.Usage = func() {
 		fmt.Fprint(stderr, "usage: gostree-mount --fuse [OPTION...] [--repo=REPO] REV MOUNTPOINT\n"+

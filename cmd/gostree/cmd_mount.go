@@ -93,7 +93,7 @@ serves in the background; unmount with fusermount3 -u MOUNTPOINT.`,
 	f.StringVar(&logFile, "log-file", "", "where the background daemon logs (default: nowhere)")
 	f.BoolVar(&allowOther, "allow-other", false, "let other users use the mount")
 	f.BoolVar(&suid, "suid", false, "honour setuid/setgid bits (default nosuid)")
-	f.StringVar(&treeCache, "tree-cache", "", "directory keeping fs-verity Merkle trees of big objects across mounts")
+	f.StringVar(&treeCache, "tree-cache", fusefs.DefaultTreeCacheDir(), "directory keeping fs-verity Merkle trees of big objects across mounts (empty: none)")
 	f.BoolVar(&debugFuse, "debug-fuse", false, "log every FUSE request (with -v)")
 	return cmd
 }
