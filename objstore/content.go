@@ -43,13 +43,84 @@ func (r *Repo) OpenContent(ctx context.Context, id ID) (*Meta, io.ReadCloser, er
 	return m, rc, nil
 }
 
-// ContentMeta returns a content object's metadata without its data.
+// ContentMeta returns a content object's metadata without its data. In bare
+// modes it reads only the inode (and xattrs), never opening the file.
 func (r *Repo) ContentMeta(ctx context.Context, id ID) (*Meta, error) {
-	m, rc, err := r.OpenContent(ctx, id)
-	if rc != nil {
-		rc.Close()
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	return m, err
+	if r.mode != ModeBare && r.mode != ModeBareUserOnly && r.mode != ModeBareUser {
+		m, rc, err := r.OpenContent(ctx, id)
+		if rc != nil {
+			rc.Close()
+		}
+		return m, err
+	}
+	m, err := r.statContent(id)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open %s.file: %w", id, ErrObjectNotFound)
+		}
+		return nil, fmt.Errorf("open %s.file: %w", id, err)
+	}
+	m.Content = id
+	return m, nil
+}
+
+// statContent reads a bare object's metadata with path-based calls only.
+func (r *Repo) statContent(id ID) (*Meta, error) {
+	path := r.ContentPath(id)
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return nil, &fs.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	if r.mode == ModeBareUser {
+		if st.Mode&sIFMT != sIFREG {
+			return nil, fmt.Errorf("bare-user object is not a regular file (mode 0%o)", st.Mode)
+		}
+		raw, err := pathXattrs(path).value("user.ostreemeta")
+		if err != nil {
+			return nil, fmt.Errorf("bare-user object without valid user.ostreemeta: %w", err)
+		}
+		m, err := decodeUserMeta(raw)
+		if err != nil {
+			return nil, err
+		}
+		if m.IsSymlink() {
+			// The target is the file's content; read it.
+			mm, rc, err := r.openContent(id)
+			if rc != nil {
+				rc.Close()
+			}
+			return mm, err
+		}
+		if err := validateFileMeta(m); err != nil {
+			return nil, err
+		}
+		m.Size = st.Size
+		return m, nil
+	}
+	m := &Meta{Mode: st.Mode, UID: st.Uid, GID: st.Gid, Size: st.Size}
+	if r.mode == ModeBareUserOnly {
+		m.UID, m.GID = 0, 0
+	}
+	switch {
+	case m.IsSymlink():
+		target, err := os.Readlink(path)
+		if err != nil {
+			return nil, err
+		}
+		m.Target, m.Size = target, int64(len(target))
+	case !m.IsRegular():
+		return nil, fmt.Errorf("object is not a regular file or symlink (mode 0%o)", m.Mode)
+	}
+	if r.mode == ModeBare {
+		var err error
+		if m.Xattrs, err = ReadXattrs(path); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }
 
 func (r *Repo) openContent(id ID) (*Meta, io.ReadCloser, error) {
