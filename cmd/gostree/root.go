@@ -76,6 +76,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newRefsCmd(a), newRevParseCmd(a), newCheckoutCmd(a), newFsckCmd(a), newFsverityCmd(a),
 		newComposefsCmd(a),
 		newMountCmd(a),
+		newRemoteCmd(a), newPullCmd(a), newPullLocalCmd(a), newSummaryCmd(a), newServeCmd(a),
 		newAdminCmd(a),
 	)
 	return root

@@ -561,3 +561,41 @@ func (p *puller) writeMirrorSummary(summary, sig []byte) error {
 	}
 	return nil
 }
+
+// ErrNoSummary is wrapped by FetchSummary when the remote has no summary
+// file; it matches fs.ErrNotExist too.
+var ErrNoSummary = fmt.Errorf("remote has no summary file: %w", fs.ErrNotExist)
+
+// FetchSummary fetches and parses the summary of the named remote (ostree
+// remote refs and remote summary). It returns the raw bytes too, for
+// display. The summary is cached like a pull's.
+func FetchSummary(ctx context.Context, repo *objstore.Repo, remote string, opts *Options) (*objstore.Summary, []byte, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	rm, err := repo.Remote(remote, &opts.Remotes)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rm.GPGVerifySummary {
+		return nil, nil, fmt.Errorf("remote %q requires a signed summary (gpg-verify-summary=true), which gostree cannot verify yet", rm.Name)
+	}
+	p := newPuller(repo, opts)
+	defer p.close()
+	src, err := p.openSource(rm)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := src.summary(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if data == nil {
+		return nil, nil, fmt.Errorf("remote %s: %w", remote, ErrNoSummary)
+	}
+	s, err := objstore.DecodeSummary(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("summary of remote %s: %w: %w", remote, objstore.ErrInvalidObject, err)
+	}
+	return s, data, nil
+}
