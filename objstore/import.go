@@ -174,7 +174,7 @@ func (tx *Transaction) ImportArchiveContent(ctx context.Context, want ID, r io.R
 // importArchiveInflated stores a .filez stream into a bare-mode repository.
 func (tx *Transaction) importArchiveInflated(ctx context.Context, want ID, r io.Reader) error {
 	br := bufio.NewReaderSize(r, 64<<10)
-	m, hdrLen, err := readArchiveHeaderStrict(br)
+	m, err := readArchiveHeaderStrict(br)
 	if err != nil {
 		return fmt.Errorf("import %s.file: %w", want, err)
 	}
@@ -184,44 +184,44 @@ func (tx *Transaction) importArchiveInflated(ctx context.Context, want ID, r io.
 		}
 		return tx.importVerified(ctx, want, m, nil, nil)
 	}
-	bounded := &boundedByteReader{r: br, left: archiveBound(m.Size) - int64(8+hdrLen)}
+	bounded := &boundedByteReader{r: br, left: deflateBound(m.Size)}
 	zr := flate.NewReader(bounded)
 	defer zr.Close()
 	finish := func() error { return expectEOF(bounded) }
 	return tx.importVerified(ctx, want, m, &exactReader{r: zr, left: m.Size}, finish)
 }
 
-// archiveBound is the largest .filez accepted for content of the given size:
-// the header plus DEFLATE's worst-case expansion (stored blocks add 5 bytes
+// deflateBound is the largest compressed stream accepted for content of
+// the given size: DEFLATE's worst-case expansion (stored blocks add 5 bytes
 // per 64 KiB) with generous slack. It stops a hostile stream of empty
 // blocks from filling the disk.
-func archiveBound(size int64) int64 {
-	return maxHeaderSize + 8 + size + size/64 + 4096
+func deflateBound(size int64) int64 {
+	return size + size/64 + 4096
 }
 
 // readArchiveHeaderStrict reads the length-prefixed archive header: a
 // big-endian u32 length, four zero bytes, and the normal-form header.
-func readArchiveHeaderStrict(r io.Reader) (*Meta, int, error) {
+func readArchiveHeaderStrict(r io.Reader) (*Meta, error) {
 	var p [8]byte
 	if _, err := io.ReadFull(r, p[:]); err != nil {
-		return nil, 0, truncatedInput(err)
+		return nil, truncatedInput(err)
 	}
 	n := binary.BigEndian.Uint32(p[:4])
 	if n > maxHeaderSize {
-		return nil, 0, fmt.Errorf("%w: archive header of %d bytes is too large", ErrInvalidObject, n)
+		return nil, fmt.Errorf("%w: archive header of %d bytes is too large", ErrInvalidObject, n)
 	}
 	if binary.BigEndian.Uint32(p[4:]) != 0 {
-		return nil, 0, fmt.Errorf("%w: nonzero padding after the archive header length", ErrInvalidObject)
+		return nil, fmt.Errorf("%w: nonzero padding after the archive header length", ErrInvalidObject)
 	}
 	hdr := make([]byte, n)
 	if _, err := io.ReadFull(r, hdr); err != nil {
-		return nil, 0, truncatedInput(err)
+		return nil, truncatedInput(err)
 	}
 	m, err := decodeArchiveHeader(hdr)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", ErrInvalidObject, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidObject, err)
 	}
-	return m, int(n), nil
+	return m, nil
 }
 
 // truncatedInput reports a stream that ended early as an invalid object and
@@ -402,12 +402,12 @@ func (tx *Transaction) importStream(want ID, m *Meta, r io.Reader, h hash.Hash, 
 		os.Remove(tmp)
 		return fmt.Errorf("import %s: %w", n, err)
 	}
-	return tx.publishStaged(n, tmp, vh)
+	return tx.publishStaged(n, tmp, vh, m)
 }
 
 // publishStaged gives a verified temporary file its staged name, unless
 // another goroutine staged the object first.
-func (tx *Transaction) publishStaged(n ObjectName, tmp string, vh *fsverity.Hasher) error {
+func (tx *Transaction) publishStaged(n ObjectName, tmp string, vh *fsverity.Hasher, m *Meta) error {
 	size := int64(0)
 	if fi, err := os.Lstat(tmp); err == nil {
 		size = fi.Size()
@@ -421,7 +421,7 @@ func (tx *Transaction) publishStaged(n ObjectName, tmp string, vh *fsverity.Hash
 		return fmt.Errorf("stage %s: %w", n, err)
 	}
 	if vh != nil {
-		if err := tx.sealObject(n.ID, tx.stagedPath(n), vh.Digest()); err != nil {
+		if err := tx.sealObject(n.ID, tx.stagedPath(n), vh.Digest(), m); err != nil {
 			tx.unstage(n, tx.stagedPath(n))
 			return fmt.Errorf("import %s: %w", n, err)
 		}
@@ -472,7 +472,7 @@ func (tx *Transaction) importArchiveVerbatim(ctx context.Context, want ID, r io.
 		os.Remove(tmp)
 		return fmt.Errorf("import %s: %w", n, err)
 	}
-	return tx.publishStaged(n, tmp, nil)
+	return tx.publishStaged(n, tmp, nil, nil)
 }
 
 // verifyArchiveStream reads a whole .filez stream and checks it against want
@@ -480,7 +480,7 @@ func (tx *Transaction) importArchiveVerbatim(ctx context.Context, want ID, r io.
 func (tx *Transaction) verifyArchiveStream(ctx context.Context, want ID, r io.Reader) error {
 	n := ObjectName{want, TypeFile}
 	br := bufio.NewReaderSize(r, 64<<10)
-	m, hdrLen, err := readArchiveHeaderStrict(br)
+	m, err := readArchiveHeaderStrict(br)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", n, err)
 	}
@@ -489,7 +489,7 @@ func (tx *Transaction) verifyArchiveStream(ctx context.Context, want ID, r io.Re
 	}
 	h := newContentHash(m)
 	if m.IsRegular() {
-		bounded := &boundedByteReader{r: br, left: archiveBound(m.Size) - int64(8+hdrLen)}
+		bounded := &boundedByteReader{r: br, left: deflateBound(m.Size)}
 		zr := flate.NewReader(bounded)
 		defer zr.Close()
 		copied, err := io.Copy(h, &exactReader{r: zr, left: m.Size})
