@@ -191,6 +191,12 @@ func objectDigest(ctx context.Context, repo *objstore.Repo, payload string) (fsv
 	if err != nil {
 		return fsverity.Digest{}, false, err
 	}
+	// The digest recorded when the object was written is the one its file
+	// must have; a file changed since then fails verification at mount
+	// time, which is what the image should make happen.
+	if _, d, ok := repo.KnownContent(id); ok {
+		return d, false, nil
+	}
 	if d, err := repo.RecordedVerity(id); err == nil {
 		return d, false, nil
 	}

@@ -56,6 +56,9 @@ func (r *Repo) ContentMeta(ctx context.Context, id ID) (*Meta, error) {
 		}
 		return m, err
 	}
+	if m, _, ok := r.KnownContent(id); ok {
+		return m, nil
+	}
 	m, err := r.statContent(id)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

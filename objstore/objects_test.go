@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -183,5 +184,29 @@ func FuzzDecodeMetaHeaders(f *testing.F) {
 		}
 		decodeArchiveHeader(data)
 		decodeUserMeta(data)
+	})
+}
+
+func FuzzDecodeFileHeaderFast(f *testing.F) {
+	f.Add(encodeFileHeader(&Meta{Mode: 0o100644}))
+	f.Add(encodeFileHeader(&Meta{Mode: 0o120777, Target: "a/b"}))
+	f.Add(encodeFileHeader(&Meta{Mode: 0o100755, UID: 1000, Xattrs: []Xattr{{"security.capability", []byte{1, 0, 0, 2}}, {"user.a", []byte("x")}}}))
+	big := &Meta{Mode: 0o100644}
+	for i := 0; i < 40; i++ {
+		big.Xattrs = append(big.Xattrs, Xattr{Name: fmt.Sprintf("user.k%03d", i), Value: bytes.Repeat([]byte{byte(i)}, 20)})
+	}
+	f.Add(encodeFileHeader(big))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, werr := decodeFileHeader(data)
+		got, gerr := decodeFileHeaderFast(data)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("general err %v, fast err %v", werr, gerr)
+		}
+		if werr != nil {
+			return
+		}
+		if !bytes.Equal(encodeFileHeader(want), encodeFileHeader(got)) || want.Size != got.Size {
+			t.Fatalf("fast decode differs: %+v vs %+v", got, want)
+		}
 	})
 }

@@ -61,11 +61,17 @@ type Transaction struct {
 	done   bool
 	// digests are the fs-verity digests of new bare object files, recorded
 	// on Commit.
-	digests map[ID]fsverity.Digest
+	digests map[ID]sealed
 
 	verityMode        VerityMode
 	verityUnsupported atomic.Bool
 	noDigests         bool
+}
+
+// sealed is what the digest log records about a new object.
+type sealed struct {
+	digest fsverity.Digest
+	header []byte
 }
 
 // SkipVerityDigests stops the transaction from recording fs-verity digests
@@ -99,7 +105,7 @@ func (r *Repo) Begin(ctx context.Context) (*Transaction, error) {
 		return nil, err
 	}
 	return &Transaction{r: r, unlock: unlock, staging: staging, staged: map[ObjectName]bool{}, known: map[ObjectName]bool{},
-		refs: map[string]*ID{}, digests: map[ID]fsverity.Digest{}, verityMode: vm}, nil
+		refs: map[string]*ID{}, digests: map[ID]sealed{}, verityMode: vm}, nil
 }
 
 // cleanStaleStaging removes staging directories of transactions that died
@@ -407,16 +413,20 @@ func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []by
 	if err != nil || !tx.recordsDigests() {
 		return err
 	}
-	return tx.sealObject(id, path, fsverity.Sum(data))
+	return tx.sealObject(id, path, fsverity.Sum(data), m)
 }
 
 // sealObject records the digest of a finished bare object file and enables
 // kernel fs-verity on it when [ex-integrity] fsverity asks: "yes" fails where
 // the kernel or filesystem cannot, "maybe" carries on.
-func (tx *Transaction) sealObject(id ID, path string, d fsverity.Digest) error {
+func (tx *Transaction) sealObject(id ID, path string, d fsverity.Digest, m *Meta) error {
 	if !tx.noDigests {
+		s := sealed{digest: d}
+		if m != nil {
+			s.header = encodeFileHeader(m)
+		}
 		tx.mu.Lock()
-		tx.digests[id] = d
+		tx.digests[id] = s
 		tx.mu.Unlock()
 	}
 	if tx.verityMode == VerityNo || tx.verityMode == VerityMaybe && tx.verityUnsupported.Load() {
@@ -518,7 +528,7 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader, h hash.Hash) (ID, error
 		return ID{}, fmt.Errorf("stage %s: %w", obj, err)
 	}
 	if vh != nil {
-		if err := tx.sealObject(id, tx.stagedPath(obj), vh.Digest()); err != nil {
+		if err := tx.sealObject(id, tx.stagedPath(obj), vh.Digest(), m); err != nil {
 			tx.unstage(obj, tx.stagedPath(obj))
 			return ID{}, fmt.Errorf("write content %s: %w", id, err)
 		}

@@ -21,11 +21,17 @@ import (
 
 // verityLogMagic starts the digest log; changing the record layout must
 // change it.
-const verityLogMagic = "gostree-verity-v1\n"
+const verityLogMagic = "gostree-verity-v2\n"
 
-// verityRecordSize is the size of one log record: object id, digest, inode,
-// size, mtime and ctime of the object file when recorded, CRC-32C.
-const verityRecordSize = 32 + 32 + 4*8 + 4
+// verityFixedSize is the fixed part of one log record: object id, digest,
+// inode, size, mtime and ctime of the object file when recorded, and the
+// length of the content header that follows. The header (the object's
+// metadata as hashed into its checksum) and a CRC-32C of the whole record
+// come after it.
+const verityFixedSize = 32 + 32 + 4*8 + 4
+
+// maxRecordHeader bounds a recorded content header (metadata and xattrs).
+const maxRecordHeader = 1 << 20
 
 // VerityLogPath is where a bare repository records the fs-verity digests of
 // its content objects, relative to the repository.
@@ -65,6 +71,10 @@ type verityRecord struct {
 	ino              uint64
 	size             int64
 	mtimeNs, ctimeNs int64
+	// header is the content object's file header (uuuusa(ayay)); the
+	// metadata it holds is fixed by the object's checksum, so it never goes
+	// stale while the object exists.
+	header []byte
 }
 
 // stamp reports whether st still describes the object file as recorded. Any
@@ -105,24 +115,37 @@ func readVerityLog(path string, m map[ID]verityRecord) error {
 	br := bufio.NewReaderSize(f, 1<<16)
 	magic := make([]byte, len(verityLogMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != verityLogMagic {
-		return fmt.Errorf("read %s: bad header", path)
+		return fmt.Errorf("read %s: bad header (an older format is ignored)", path)
 	}
-	var rec [verityRecordSize]byte
+	var fixed [verityFixedSize]byte
+	var crcb [4]byte
 	for {
-		if _, err := io.ReadFull(br, rec[:]); err != nil {
+		if _, err := io.ReadFull(br, fixed[:]); err != nil {
 			return nil
 		}
-		if crc32.Checksum(rec[:verityRecordSize-4], crcTable) != binary.LittleEndian.Uint32(rec[verityRecordSize-4:]) {
+		n := binary.LittleEndian.Uint32(fixed[96:])
+		if n > maxRecordHeader {
+			return nil
+		}
+		header := make([]byte, n)
+		if _, err := io.ReadFull(br, header); err != nil {
+			return nil
+		}
+		if _, err := io.ReadFull(br, crcb[:]); err != nil {
+			return nil
+		}
+		crc := crc32.Update(crc32.Checksum(fixed[:], crcTable), crcTable, header)
+		if crc != binary.LittleEndian.Uint32(crcb[:]) {
 			return nil
 		}
 		var id ID
-		var vr verityRecord
-		copy(id[:], rec[0:32])
-		copy(vr.digest[:], rec[32:64])
-		vr.ino = binary.LittleEndian.Uint64(rec[64:])
-		vr.size = int64(binary.LittleEndian.Uint64(rec[72:]))
-		vr.mtimeNs = int64(binary.LittleEndian.Uint64(rec[80:]))
-		vr.ctimeNs = int64(binary.LittleEndian.Uint64(rec[88:]))
+		vr := verityRecord{header: header}
+		copy(id[:], fixed[0:32])
+		copy(vr.digest[:], fixed[32:64])
+		vr.ino = binary.LittleEndian.Uint64(fixed[64:])
+		vr.size = int64(binary.LittleEndian.Uint64(fixed[72:]))
+		vr.mtimeNs = int64(binary.LittleEndian.Uint64(fixed[80:]))
+		vr.ctimeNs = int64(binary.LittleEndian.Uint64(fixed[88:]))
 		m[id] = vr
 	}
 }
@@ -130,15 +153,18 @@ func readVerityLog(path string, m map[ID]verityRecord) error {
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
 func encodeVerityRecord(dst []byte, id ID, vr verityRecord) []byte {
-	var rec [verityRecordSize]byte
-	copy(rec[0:], id[:])
-	copy(rec[32:], vr.digest[:])
-	binary.LittleEndian.PutUint64(rec[64:], vr.ino)
-	binary.LittleEndian.PutUint64(rec[72:], uint64(vr.size))
-	binary.LittleEndian.PutUint64(rec[80:], uint64(vr.mtimeNs))
-	binary.LittleEndian.PutUint64(rec[88:], uint64(vr.ctimeNs))
-	binary.LittleEndian.PutUint32(rec[96:], crc32.Checksum(rec[:96], crcTable))
-	return append(dst, rec[:]...)
+	var fixed [verityFixedSize]byte
+	copy(fixed[0:], id[:])
+	copy(fixed[32:], vr.digest[:])
+	binary.LittleEndian.PutUint64(fixed[64:], vr.ino)
+	binary.LittleEndian.PutUint64(fixed[72:], uint64(vr.size))
+	binary.LittleEndian.PutUint64(fixed[80:], uint64(vr.mtimeNs))
+	binary.LittleEndian.PutUint64(fixed[88:], uint64(vr.ctimeNs))
+	binary.LittleEndian.PutUint32(fixed[96:], uint32(len(vr.header)))
+	crc := crc32.Update(crc32.Checksum(fixed[:], crcTable), crcTable, vr.header)
+	dst = append(dst, fixed[:]...)
+	dst = append(dst, vr.header...)
+	return binary.LittleEndian.AppendUint32(dst, crc)
 }
 
 // recordsVerity reports whether the repository keeps fs-verity digests: the
@@ -147,7 +173,7 @@ func (r *Repo) recordsVerity() bool { return r.mode.IsBare() }
 
 // appendVerity stats the freshly published objects and appends their records
 // to the log (fsync'd), then adds them to the in-memory index.
-func (r *Repo) appendVerity(digests map[ID]fsverity.Digest) error {
+func (r *Repo) appendVerity(digests map[ID]sealed) error {
 	if len(digests) == 0 {
 		return nil
 	}
@@ -156,13 +182,13 @@ func (r *Repo) appendVerity(digests map[ID]fsverity.Digest) error {
 		return err
 	}
 	recs := make(map[ID]verityRecord, len(digests))
-	buf := make([]byte, 0, len(digests)*verityRecordSize)
+	buf := make([]byte, 0, len(digests)*(verityFixedSize+64))
 	for id, d := range digests {
 		var st unix.Stat_t
 		if err := unix.Lstat(r.ContentPath(id), &st); err != nil {
 			return fmt.Errorf("record verity digest of %s: %w", id, err)
 		}
-		vr := verityRecord{digest: d, ino: st.Ino, size: st.Size, mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()}
+		vr := verityRecord{digest: d.digest, header: d.header, ino: st.Ino, size: st.Size, mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()}
 		recs[id] = vr
 		buf = encodeVerityRecord(buf, id, vr)
 	}
@@ -175,11 +201,24 @@ func (r *Repo) appendVerity(digests map[ID]fsverity.Digest) error {
 		return err
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() == 0 {
+	// Appenders take the log's own lock: a torn record left by a crash is
+	// cut off before new records go after it.
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", VerityLogPath, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() == 0 {
 		buf = append([]byte(verityLogMagic), buf...)
-	} else if err == nil && (fi.Size()-int64(len(verityLogMagic)))%verityRecordSize != 0 {
-		// A torn record from a crash: cut it off so new records stay readable.
-		if err := f.Truncate(fi.Size() - (fi.Size()-int64(len(verityLogMagic)))%verityRecordSize); err != nil {
+	} else if valid := validLogSize(path); valid != fi.Size() {
+		if valid < int64(len(verityLogMagic)) {
+			if err := f.Truncate(0); err != nil {
+				return err
+			}
+			buf = append([]byte(verityLogMagic), buf...)
+		} else if err := f.Truncate(valid); err != nil {
 			return err
 		}
 	}
@@ -195,6 +234,70 @@ func (r *Repo) appendVerity(digests map[ID]fsverity.Digest) error {
 	}
 	idx.mu.Unlock()
 	return nil
+}
+
+// validLogSize returns the length of the log's intact prefix.
+func validLogSize(path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<16)
+	magic := make([]byte, len(verityLogMagic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != verityLogMagic {
+		return 0
+	}
+	size := int64(len(magic))
+	var fixed [verityFixedSize]byte
+	for {
+		if _, err := io.ReadFull(br, fixed[:]); err != nil {
+			return size
+		}
+		n := binary.LittleEndian.Uint32(fixed[96:])
+		if n > maxRecordHeader {
+			return size
+		}
+		rest := make([]byte, n+4)
+		if _, err := io.ReadFull(br, rest); err != nil {
+			return size
+		}
+		crc := crc32.Update(crc32.Checksum(fixed[:], crcTable), crcTable, rest[:n])
+		if crc != binary.LittleEndian.Uint32(rest[n:]) {
+			return size
+		}
+		size += int64(verityFixedSize) + int64(n) + 4
+	}
+}
+
+// KnownContent returns what the digest log recorded about a content object
+// when it was written: its metadata (fixed by its checksum) and the
+// fs-verity digest its file must have. It makes no system call; it does not
+// check that the object file is still present or intact (RecordedVerity and
+// FsckVerity do).
+func (r *Repo) KnownContent(id ID) (*Meta, fsverity.Digest, bool) {
+	if !r.recordsVerity() {
+		return nil, fsverity.Digest{}, false
+	}
+	idx, err := r.verityIdx()
+	if err != nil {
+		return nil, fsverity.Digest{}, false
+	}
+	idx.mu.Lock()
+	vr, ok := idx.m[id]
+	idx.mu.Unlock()
+	if !ok || len(vr.header) == 0 {
+		return nil, fsverity.Digest{}, false
+	}
+	m, err := decodeFileHeaderFast(vr.header)
+	if err != nil {
+		return nil, fsverity.Digest{}, false
+	}
+	if m.IsRegular() {
+		m.Size = vr.size
+	}
+	m.Content = id
+	return m, vr.digest, true
 }
 
 // ErrNoVerityDigest means a content object has no usable recorded digest.
