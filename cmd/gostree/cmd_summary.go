@@ -139,7 +139,10 @@ func writeSummary(w io.Writer, s *objstore.Summary, data []byte, raw bool) error
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprintln(w, gvariant.Print(typeSummary, byteswap(typeSummary, v)))
+		// ostree prints g_variant_print(value, TRUE); a variant's content
+		// is printed that way between its angle brackets.
+		boxed := gvariant.Print(gvariant.MustParseType("v"), gvariant.Variant{Type: typeSummary, Value: byteswap(typeSummary, v)})
+		_, err = fmt.Fprintln(w, strings.TrimSuffix(strings.TrimPrefix(boxed, "<"), ">"))
 		return err
 	}
 	writeRefs := func(collection string, refs []objstore.SummaryRef) {
