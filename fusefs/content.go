@@ -1,6 +1,7 @@
 package fusefs
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"errors"
@@ -259,7 +260,10 @@ func (f *FS) prepareBare(ctx context.Context, id objstore.ID, m *objstore.Meta, 
 		return direct, nil
 	}
 	want, recErr := f.repo.RecordedVerity(id)
-	if _, kd, err := fsverity.Measure(file); err == nil && len(kd) == len(want) {
+	if size <= maxSmallObject {
+		return f.prepareSmall(id, m, file, size, want, recErr)
+	}
+	if kd, ok := f.kernelVerity(file); ok && len(kd) == len(want) {
 		if recErr == nil && string(kd) == string(want[:]) {
 			return direct, nil
 		}
@@ -300,6 +304,47 @@ func (f *FS) prepareBare(ctx context.Context, id objstore.ID, m *objstore.Meta, 
 		return nil, err
 	}
 	return &content{size: size, ra: v, memBytes: treeBytes(size)}, nil
+}
+
+// maxSmallObject is the largest bare object read whole into memory and
+// verified at once, instead of block by block from its file: one read, one
+// hash, and no file kept open.
+const maxSmallObject = 256 << 10
+
+// prepareSmall verifies a small object in memory: against its recorded
+// fs-verity digest, or else its content checksum.
+func (f *FS) prepareSmall(id objstore.ID, m *objstore.Meta, file *os.File, size int64, want fsverity.Digest, recErr error) (*content, error) {
+	data := make([]byte, size)
+	if n, err := file.ReadAt(data, 0); int64(n) != size {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("read %s.file: %w", id, err)
+	}
+	if recErr == nil {
+		if got := fsverity.Sum(data); got != want {
+			return nil, &fsverity.MismatchError{Name: id.String() + ".file", Offset: -1, Level: -1, Want: want[:], Got: got[:]}
+		}
+	} else if got, err := objstore.ContentChecksum(m, bytes.NewReader(data)); err != nil {
+		return nil, fmt.Errorf("read %s.file: %w", id, err)
+	} else if got != id {
+		return nil, mismatch(id, got)
+	}
+	return &content{size: size, ra: bytes.NewReader(data), memBytes: size}, nil
+}
+
+// kernelVerity returns the fs-verity digest the kernel measures for file,
+// if verity is enabled on it. Once the file system says it has no
+// fs-verity, it is not asked again.
+func (f *FS) kernelVerity(file *os.File) ([]byte, bool) {
+	if f.noKernelVerity.Load() {
+		return nil, false
+	}
+	_, kd, err := fsverity.Measure(file)
+	if errors.Is(err, fsverity.ErrNotSupported) {
+		f.noKernelVerity.Store(true)
+	}
+	return kd, err == nil
 }
 
 // checksumTree reads r (the content of a file with metadata m) to the end,

@@ -109,14 +109,15 @@ func TestLoadObjectVerifies(t *testing.T) {
 				if !isIntegrityError(err) {
 					t.Errorf("loadObject error %v is not an integrity error", err)
 				}
-				// In bare modes the already prepared reader reads the file
-				// again: it must catch the change too.
-				if mode.IsBare() {
+				// Big bare objects are read from their file again: the prepared
+				// reader must catch the change too. Small ones and archive ones
+				// were copied and verified at once: the copy stays good.
+				if mode.IsBare() && size > maxSmallObject {
 					if _, err := readAll(t, c); !isIntegrityError(err) {
 						t.Errorf("read after corruption: %v, want an integrity error", err)
 					}
 				} else if got, err := readAll(t, c); err != nil || !bytes.Equal(got, data) {
-					t.Errorf("inflated copy changed with the object: %v", err)
+					t.Errorf("verified copy changed with the object: %v", err)
 				}
 			})
 		}

@@ -24,6 +24,10 @@ type FS struct {
 	opts Options
 	log  *slog.Logger
 	repo *objstore.Repo // nil when serving a generic fs.FS
+	// noOpen makes object files answer OPEN with ENOSYS (see objectFile.Open).
+	noOpen bool
+	// noKernelVerity is set once the object store says it has no fs-verity.
+	noKernelVerity atomic.Bool
 
 	trees    *lru[objstore.ID, *objstore.DirTree]
 	dirMetas *lru[objstore.ID, *objstore.Meta]
@@ -81,6 +85,7 @@ func newFS(repo *objstore.Repo, opts *Options) *FS {
 		trees:    newLRU[objstore.ID, *objstore.DirTree](o.DirTreeCacheEntries),
 		dirMetas: newLRU[objstore.ID, *objstore.Meta](o.DirTreeCacheEntries),
 		metas:    newLRU[objstore.ID, *objstore.Meta](o.MetaCacheEntries),
+		noOpen:   o.Verify == VerifyOn,
 	}
 	f.contents = newContentCache(f)
 	return f
