@@ -117,7 +117,10 @@ func (cc *contentCache) release(e *contentEntry) {
 		cc.mem += e.c.memBytes
 		cc.disk += e.c.spillBytes
 		o := &cc.f.opts
-		for cc.idle.Len() > o.MaxIdleObjects || cc.mem > o.MemoryCacheBytes || cc.disk > o.SpillCacheBytes {
+		// The entry just released stays even if it alone is over the
+		// bounds: without opens (see objectFile.Open) every READ releases
+		// its object, and the next READ of a big file must not redo it.
+		for cc.idle.Len() > 1 && (cc.idle.Len() > o.MaxIdleObjects || cc.mem > o.MemoryCacheBytes || cc.disk > o.SpillCacheBytes) {
 			old := cc.idle.Remove(cc.idle.Back()).(*contentEntry)
 			old.elem = nil
 			cc.mem -= old.c.memBytes

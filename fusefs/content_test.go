@@ -200,6 +200,20 @@ func TestContentCacheBounds(t *testing.T) {
 	if idle, _, _ := cc.usage(); idle != 2 || closed != 1 {
 		t.Errorf("after releasing 3 with MaxIdleObjects=2: idle=%d closed=%d, want 2 and 1", idle, closed)
 	}
+	// One object over the memory bound alone stays cached until another
+	// is released.
+	small := newFS(nil, &Options{MemoryCacheBytes: 10})
+	big := func() (*content, error) { return &content{memBytes: 100}, nil }
+	e1, _ := small.contents.acquire(objstore.ID{1}, big)
+	small.contents.release(e1)
+	if idle, mem, _ := small.contents.usage(); idle != 1 || mem != 100 {
+		t.Errorf("oversized object: idle=%d mem=%d, want it kept", idle, mem)
+	}
+	e2, _ := small.contents.acquire(objstore.ID{2}, big)
+	small.contents.release(e2)
+	if idle, _, _ := small.contents.usage(); idle != 1 {
+		t.Errorf("two oversized objects: idle=%d, want 1", idle)
+	}
 	boom := errors.New("boom")
 	if _, err := cc.acquire(objstore.ID{9}, func() (*content, error) { return nil, boom }); !errors.Is(err, boom) {
 		t.Errorf("failed load: %v", err)
