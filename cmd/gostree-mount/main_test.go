@@ -75,7 +75,9 @@ func TestForegroundMount(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr bytes.Buffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"--fuse", "-f", "--repo=" + repo.Path(), "--tree-cache=", "main", mnt}, &bytes.Buffer{}, &stderr) }()
+	go func() {
+		done <- run(ctx, []string{"--fuse", "-f", "--repo=" + repo.Path(), "--tree-cache=", "main", mnt}, &bytes.Buffer{}, &stderr)
+	}()
 	var got []byte
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if got, err = os.ReadFile(filepath.Join(mnt, "f")); err == nil {
