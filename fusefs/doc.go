@@ -31,18 +31,28 @@
 //
 // # Integrity
 //
-// With VerifyOn (the default) no unverified byte reaches a reader. In bare
-// repositories a file is read from its object file and every block is checked
-// against the object's fs-verity Merkle tree, whose digest is either the one
-// the repository recorded when it wrote the object or, when there is none,
-// bound to the object by checking its content checksum on first open. Where
-// kernel fs-verity protects the object file with the expected digest, the
-// kernel checks instead (and FUSE passthrough may be used). Archive objects
-// are inflated once into memory or an unlinked spill file, checked against
-// their content checksum before the first byte is served, and reads of the
-// copy are checked block-wise too. A mismatch is EIO for the reader and an
-// Error log naming the path and the object. Dirtree, dirmeta and commit
-// objects are verified by objstore as they are loaded.
+// With VerifyOn (the default) no unverified byte reaches a reader. The root
+// of trust is the object id, from the verified chain commit → dirtree.
+//
+//   - Bare repositories, objects up to 256 KiB: read whole into memory and
+//     checked once, against the fs-verity digest the repository recorded
+//     when it wrote the object, or else against the content checksum.
+//   - Bare repositories, bigger objects: read from the object file, every
+//     block checked against the object's fs-verity Merkle tree on every
+//     read, so a change to the file under a live mount is caught. The tree's
+//     digest is the recorded one (the tree itself is built by reading the
+//     file once, or taken from Options.TreeCacheDir and checked lazily), or
+//     is bound to the object by checking its content checksum while the tree
+//     is built.
+//   - Where kernel fs-verity protects the object file with the expected
+//     digest, the kernel checks instead.
+//   - Archive repositories: objects are inflated once into memory or an
+//     unlinked spill file and checked against their content checksum before
+//     the first byte is served; reads of the copy are checked block-wise too.
+//
+// A mismatch is EIO for the reader and an Error log naming the path and the
+// object. Dirtree, dirmeta and commit objects are verified by objstore as
+// they are loaded.
 //
 // The metadata of a bare object (mode, owner, xattrs) is its object file's,
 // and is checked only as part of the content checksum, when that path runs.
@@ -52,9 +62,14 @@
 // # Kernel caching
 //
 // Content never changes, so names, attributes and failed lookups are cached
-// for a long time (Options.CacheTimeout), files are opened with
-// FOPEN_KEEP_CACHE and directory listings with FOPEN_CACHE_DIR. Refs are the
-// exception: their names and targets are re-read as Options.RefTimeout says.
+// for a long time (Options.CacheTimeout), and directory listings are opened
+// with FOPEN_CACHE_DIR. With verification on, files answer OPEN with ENOSYS:
+// the kernel then never sends OPEN, RELEASE or FLUSH for the mount and keeps
+// every file's page cache (as FOPEN_KEEP_CACHE would), so reading a cached
+// file costs no request. With VerifyOff, opens are real and use FUSE
+// passthrough where the kernel and privileges allow (falling back silently).
+// Refs are the exception to long caching: their names and targets are
+// re-read as Options.RefTimeout says.
 //
 // # Concurrency
 //

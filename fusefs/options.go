@@ -94,9 +94,9 @@ type Options struct {
 	MetaCacheEntries int
 
 	// NoPassthrough disables FUSE passthrough. Passthrough is used only
-	// where it skips no check: for objects protected by kernel fs-verity
-	// with the expected digest, or with VerifyOff. Where the kernel or the
-	// privileges do not allow it, reads go through this process silently.
+	// where it skips no check, that is with VerifyOff (with verification
+	// on, files are never opened: see the package doc). Where the kernel or
+	// the privileges do not allow it, reads go through this process.
 	NoPassthrough bool
 }
 
