@@ -29,6 +29,8 @@ type content struct {
 	direct bool
 	// passthrough allows FUSE passthrough to file.
 	passthrough bool
+	// inMemory means ra needs no file: the object was read and checked whole.
+	inMemory bool
 	// memBytes and spillBytes are what the object holds while cached:
 	// Merkle tree and small inflated data in memory, inflated data on disk.
 	memBytes, spillBytes int64
@@ -219,14 +221,14 @@ func (f *FS) loadObject(ctx context.Context, id objstore.ID, m *objstore.Meta) (
 
 // loadBare prepares a bare object file, in order of preference:
 //
-//  1. VerifyOff: the file as it is.
-//  2. Kernel fs-verity is enabled on the file and measures the expected
-//     digest: the kernel checks every read, so reads go straight to the file
-//     (and may use FUSE passthrough).
-//  3. The repository recorded the object's fs-verity digest: reads are
+//  1. VerifyOff: the file as it is (FUSE passthrough may hand it to the kernel).
+//  2. Objects up to maxSmallObject: read whole and checked once (prepareSmall).
+//  3. Kernel fs-verity is enabled on the file and measures the expected
+//     digest: the kernel checks every read, so reads go straight to the file.
+//  4. The repository recorded the object's fs-verity digest: reads are
 //     verified block by block against the Merkle tree, which is built by
 //     reading the file once or taken from the tree cache and checked lazily.
-//  4. Otherwise the file is read once to check its content checksum while
+//  5. Otherwise the file is read once to check its content checksum while
 //     its Merkle tree is built; reads are then verified against that tree,
 //     so a later change to the file is still caught.
 func (f *FS) loadBare(ctx context.Context, id objstore.ID, m *objstore.Meta) (*content, error) {
@@ -239,9 +241,9 @@ func (f *FS) loadBare(ctx context.Context, id objstore.ID, m *objstore.Meta) (*c
 		return nil, fmt.Errorf("open %s.file: %w", id, err)
 	}
 	c, err := f.prepareBare(ctx, id, m, file)
-	if err != nil {
+	if err != nil || c.inMemory {
 		file.Close()
-		return nil, err
+		return c, err
 	}
 	c.file = file
 	c.closers = append(c.closers, file)
@@ -333,7 +335,7 @@ func (f *FS) prepareSmall(id objstore.ID, m *objstore.Meta, file *os.File, size 
 	} else if got != id {
 		return nil, mismatch(id, got)
 	}
-	return &content{size: size, ra: bytes.NewReader(data), memBytes: size}, nil
+	return &content{size: size, ra: bytes.NewReader(data), memBytes: size, inMemory: true}, nil
 }
 
 // kernelVerity returns the fs-verity digest the kernel measures for file,
