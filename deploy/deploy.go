@@ -433,10 +433,8 @@ func (s *Sysroot) Pin(i int, pinned bool) error {
 	if pinned {
 		origin.Set("libostree-transient", "pinned", "true")
 	} else {
+		// ostree leaves the (then empty) group in place.
 		origin.DeleteKey("libostree-transient", "pinned")
-		if len(origin.Keys("libostree-transient")) == 0 {
-			origin.DeleteGroup("libostree-transient")
-		}
 	}
 	return objstore.WriteFileAtomic(filepath.Join(s.path, d.RelDir()+".origin"), origin.Bytes(), 0o644)
 }

@@ -353,6 +353,25 @@ func TestLayoutMatchesOstree(t *testing.T) {
 			t.Errorf("after deploy %d, layout differs from ostree's:\n--- gostree\n%s\n--- ostree\n%s", v+1, got, want)
 		}
 	}
+	steps := []struct {
+		name   string
+		ostree []string
+		ours   func() error
+	}{
+		{"pin 1", []string{"admin", "pin", "--sysroot=" + o, "1"}, func() error { return s.Pin(1, true) }},
+		{"unpin 1", []string{"admin", "pin", "-u", "--sysroot=" + o, "1"}, func() error { return s.Pin(1, false) }},
+		{"undeploy 1", []string{"admin", "undeploy", "--sysroot=" + o, "1"}, func() error { return s.Undeploy(ctx, 1) }},
+		{"cleanup", []string{"admin", "cleanup", "--sysroot=" + o}, func() error { _, err := s.Cleanup(ctx); return err }},
+	}
+	for _, st := range steps {
+		run(st.ostree...)
+		if err := st.ours(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got, want := layout(t, s.Path()), layout(t, o); got != want {
+			t.Errorf("after %s, layout differs from ostree's:\n--- gostree\n%s\n--- ostree\n%s", st.name, got, want)
+		}
+	}
 }
 
 // layout describes the boot-relevant state of a sysroot: loader link, entry
