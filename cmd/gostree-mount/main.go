@@ -1,3 +1,5 @@
+//go:build !initramfs
+
 // Command gostree-mount mounts an OSTree commit or a whole repository:
 // with --fuse through FUSE (no root needed where fusermount3 works), with
 // --composefs as a kernel composefs (EROFS + overlayfs) mount. It is small
@@ -6,6 +8,10 @@
 //	gostree-mount --fuse [OPTION...] --repo=REPO REV MOUNTPOINT
 //	gostree-mount --fuse --all [OPTION...] --repo=REPO MOUNTPOINT
 //	gostree-mount --composefs ...
+//	gostree-mount prepare-root [OPTION...] [SYSROOT]
+//
+// Built with -tags initramfs it is only the initramfs helper (prepare-root,
+// and /init when run as PID 1); see main_initramfs.go.
 package main
 
 import (
@@ -41,11 +47,15 @@ func main() {
 const usage = `usage: gostree-mount --fuse [OPTION...] [--repo=REPO] REV MOUNTPOINT
        gostree-mount --fuse --all [OPTION...] [--repo=REPO] MOUNTPOINT
        gostree-mount --composefs [OPTION...] ...
+       gostree-mount prepare-root [OPTION...] [SYSROOT]
 Run with --fuse --help or --composefs --help for the options.
 `
 
 // run picks the mount kind: the first --fuse or --composefs argument.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "prepare-root" {
+		return runPrepareRoot(ctx, args[1:], stdout, stderr)
+	}
 	for i, a := range args {
 		if a == "--" {
 			break

@@ -94,6 +94,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newMountCmd(a),
 		newRemoteCmd(a), newPullCmd(a), newPullLocalCmd(a), newSummaryCmd(a), newServeCmd(a),
 		newAdminCmd(a),
+		newInitramfsCmd(a),
 	)
 	return root
 }

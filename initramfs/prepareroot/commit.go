@@ -1,0 +1,176 @@
+package prepareroot
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gostree/gostree/gvariant"
+)
+
+// Keys of commit metadata and detached metadata that prepare-root reads.
+const (
+	// composefsDigestKey holds the fs-verity digest (ay, 32 bytes) of the
+	// commit's composefs image (formats.md §7.6).
+	composefsDigestKey = "ostree.composefs.digest.v0"
+	// ed25519SigKey holds ed25519 signatures (aay, 64 bytes each) of the
+	// commit object's bytes, in the .commitmeta detached metadata.
+	ed25519SigKey = "ostree.sign.ed25519"
+)
+
+var (
+	commitType = gvariant.MustParseType("(a{sv}aya(say)sstayay)")
+	metaType   = gvariant.MustParseType("a{sv}")
+)
+
+// commitInfo is what prepare-root needs of a commit object.
+type commitInfo struct {
+	raw []byte
+	// composefsDigest is ostree.composefs.digest.v0, nil when absent.
+	composefsDigest []byte
+}
+
+// objectPath is the path of a loose object in a repository.
+func objectPath(repo, checksum, ext string) string {
+	return filepath.Join(repo, "objects", checksum[:2], checksum[2:]+"."+ext)
+}
+
+// readCommit loads a commit object from repo and checks that its SHA-256
+// is its name, so a deployment named COMMIT.SERIAL is bound to exactly
+// that commit's metadata.
+func readCommit(repo, checksum string) (*commitInfo, error) {
+	p := objectPath(repo, checksum, "commit")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", checksum, err)
+	}
+	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != checksum {
+		return nil, fmt.Errorf("commit object %s is corrupted: its SHA-256 is %x", p, sum)
+	}
+	v, err := gvariant.Decode(commitType, raw)
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", checksum, err)
+	}
+	md, _ := v.([]any)[0].([]any)
+	c := &commitInfo{raw: raw}
+	if val, ok := lookup(md, composefsDigestKey); ok {
+		b, _ := val.([]byte)
+		if len(b) != 32 {
+			return nil, fmt.Errorf("commit %s: %s is not 32 bytes", checksum, composefsDigestKey)
+		}
+		c.composefsDigest = b
+	}
+	return c, nil
+}
+
+// lookup returns the value of key in an a{sv} dictionary (the first
+// entry, like GLib), unwrapped from its variant.
+func lookup(dict []any, key string) (any, bool) {
+	for _, e := range dict {
+		de, ok := e.(gvariant.DictEntry)
+		if !ok || de.Key != key {
+			continue
+		}
+		if v, ok := de.Value.(gvariant.Variant); ok {
+			return v.Value, true
+		}
+	}
+	return nil, false
+}
+
+// readPublicKeys reads ed25519 public keys, base64, one a line; blank
+// lines and # comments are skipped.
+func readPublicKeys(path string) ([]ed25519.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read signing keys: %w", err)
+	}
+	var keys []ed25519.PublicKey
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		k, err := base64.StdEncoding.DecodeString(line)
+		if err != nil || len(k) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("%s line %d: not a base64 ed25519 public key", path, i+1)
+		}
+		keys = append(keys, ed25519.PublicKey(k))
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s holds no public key", path)
+	}
+	return keys, nil
+}
+
+// errNoValidSignature is returned when no signature verifies.
+var errNoValidSignature = errors.New("no valid ed25519 signature from a trusted key")
+
+// verifySignature checks that the commit's detached metadata carries an
+// ostree.sign.ed25519 signature of the commit object by one of keys.
+func verifySignature(repo, checksum string, c *commitInfo, keys []ed25519.PublicKey) error {
+	p := objectPath(repo, checksum, "commitmeta")
+	raw, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("commit %s is not signed (no %s): %w", checksum, filepath.Base(p), errNoValidSignature)
+	}
+	if err != nil {
+		return fmt.Errorf("read detached metadata of %s: %w", checksum, err)
+	}
+	v, err := gvariant.Decode(metaType, raw)
+	if err != nil {
+		return fmt.Errorf("detached metadata of %s: %w", checksum, err)
+	}
+	sigs, ok := lookup(v.([]any), ed25519SigKey)
+	if !ok {
+		return fmt.Errorf("commit %s has no %s: %w", checksum, ed25519SigKey, errNoValidSignature)
+	}
+	list, _ := sigs.([]any)
+	for _, s := range list {
+		sig, _ := s.([]byte)
+		if len(sig) != ed25519.SignatureSize {
+			continue
+		}
+		for _, k := range keys {
+			if ed25519.Verify(k, c.raw, sig) {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("commit %s: %d signature(s), %w", checksum, len(list), errNoValidSignature)
+}
+
+// bootedInfo is /run/ostree-booted: a GVariant a{sv} telling the booted
+// system how it was set up (formats.md §5.5).
+type bootedInfo struct {
+	dev, ino        uint64
+	composefs       bool
+	composefsVerity bool
+	signed          string
+	sysrootRO       bool
+}
+
+func (b *bootedInfo) marshal() []byte {
+	v := func(sig string, x any) gvariant.Variant { return gvariant.NewVariant(sig, x) }
+	dict := []any{
+		gvariant.DictEntry{Key: "backing-root-device-inode", Value: v("(tt)", []any{b.dev, b.ino})},
+		gvariant.DictEntry{Key: "composefs", Value: v("b", b.composefs)},
+		gvariant.DictEntry{Key: "composefs.verity", Value: v("b", b.composefsVerity)},
+	}
+	if b.signed != "" {
+		dict = append(dict, gvariant.DictEntry{Key: "composefs.signed", Value: v("s", b.signed)})
+	}
+	dict = append(dict, gvariant.DictEntry{Key: "sysroot-ro", Value: v("b", b.sysrootRO)})
+	out, err := gvariant.Encode(metaType, dict)
+	if err != nil {
+		panic(err) // the value is built above with fixed types
+	}
+	return out
+}

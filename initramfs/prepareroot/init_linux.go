@@ -1,0 +1,241 @@
+package prepareroot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// InitOptions configure Init.
+type InitOptions struct {
+	// ModuleList is the list of modules to load; default ModuleListPath.
+	ModuleList string
+	// RootWait bounds the wait for the root device; default 30 s, or
+	// rootwait=SECONDS from the kernel command line.
+	RootWait time.Duration
+	// Logger receives progress at Info; nil discards.
+	Logger *slog.Logger
+}
+
+// Timings are the phases of Init, for boot-time measurements.
+type Timings struct {
+	// Start is the kernel's uptime (CLOCK_BOOTTIME) when Init began.
+	Start time.Duration
+	// Modules is the time spent in finit_module, for NModules modules.
+	Modules  time.Duration
+	NModules int
+	// RootWait is the wait for the root device, RootMount its mount.
+	RootWait, RootMount time.Duration
+	// Prepare is Prepare's time (image check, mounts).
+	Prepare time.Duration
+	// Total is from Init's start to just before exec.
+	Total time.Duration
+}
+
+// SetupOutside is Total minus the module loading and the root device wait,
+// which depend on the kernel and hardware: the helper's own cost.
+func (t *Timings) SetupOutside() time.Duration { return t.Total - t.Modules - t.RootWait }
+
+func boottime() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
+}
+
+// Init is the initramfs's /init: it mounts /dev, /proc, /sys and /run,
+// loads the listed kernel modules, waits for the root= device and mounts
+// it at /sysroot (ro unless rw, rootfstype=, rootflags=), runs Prepare
+// with /run and the stateroot's /var, then switches root to the
+// deployment and executes its init (init= on the kernel command line,
+// default /sbin/init). It returns only on failure; the caller must then
+// report the error and end PID 1.
+func Init(ctx context.Context, opts *InitOptions) error {
+	o := InitOptions{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.ModuleList == "" {
+		o.ModuleList = ModuleListPath
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var tm Timings
+	tm.Start = boottime()
+	start := time.Now()
+	const nse = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	for _, m := range []struct {
+		dir, fstype string
+		flags       uintptr
+		data        string
+	}{
+		{"/dev", "devtmpfs", unix.MS_NOSUID, "mode=0755"},
+		{"/proc", "proc", nse, ""},
+		{"/sys", "sysfs", nse, ""},
+		{"/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
+	} {
+		if err := os.MkdirAll(m.dir, 0o755); err != nil {
+			return err
+		}
+		err := unix.Mount(m.fstype, m.dir, m.fstype, m.flags, m.data)
+		if err != nil && !errors.Is(err, unix.EBUSY) {
+			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.dir, err)
+		}
+	}
+	cmdlineBytes, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		return fmt.Errorf("read kernel command line: %w", err)
+	}
+	cmdline := string(cmdlineBytes)
+	args := ParseCmdline(cmdline)
+
+	mods, err := LoadModules(o.ModuleList)
+	if err != nil {
+		return fmt.Errorf("module list %s: %w", o.ModuleList, err)
+	}
+	for _, m := range mods {
+		tm.Modules += m.Elapsed
+		if m.Err != nil {
+			log.Warn("module not loaded", "module", filepath.Base(m.Path), "err", m.Err)
+		} else {
+			tm.NModules++
+		}
+	}
+
+	spec, ok := args.Get("root")
+	if !ok {
+		return errors.New("no root= argument on the kernel command line")
+	}
+	wait := 30 * time.Second
+	if o.RootWait > 0 {
+		wait = o.RootWait
+	}
+	if v, ok := args.Get("rootwait"); ok {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			wait = time.Duration(n) * time.Second
+		}
+	}
+	t := time.Now()
+	wctx, cancel := context.WithTimeoutCause(ctx, wait, fmt.Errorf("waited %v", wait))
+	dev, err := WaitRootDevice(wctx, spec)
+	cancel()
+	tm.RootWait = time.Since(t)
+	if err != nil {
+		return err
+	}
+	t = time.Now()
+	fstype, _ := args.Get("rootfstype")
+	flags, _ := args.Get("rootflags")
+	fstype, err = MountRoot(dev, "/sysroot", fstype, flags, args.Has("rw") && !args.Has("ro"))
+	if err != nil {
+		return err
+	}
+	tm.RootMount = time.Since(t)
+	log.Info("root mounted", "device", dev, "type", fstype)
+
+	init := "/sbin/init"
+	if v, ok := args.Get("init"); ok && v != "" {
+		init = v
+	}
+	t = time.Now()
+	res, err := Prepare(ctx, &Options{Sysroot: "/sysroot", Cmdline: cmdline, RunDir: "/run", CheckInit: init, MountVar: true, Logger: log})
+	if err != nil {
+		return err
+	}
+	tm.Prepare = time.Since(t)
+	unix.Sync()
+	tm.Total = time.Since(start)
+	log.Info("switching root",
+		"init", init, "composefs", res.Composefs, "verity", res.Verity,
+		"uptime_at_start_ms", ms(tm.Start),
+		"modules_ms", ms(tm.Modules), "modules", tm.NModules,
+		"root_wait_ms", ms(tm.RootWait), "root_mount_ms", ms(tm.RootMount),
+		"prepare_ms", ms(tm.Prepare), "total_ms", ms(tm.Total), "own_ms", ms(tm.SetupOutside()))
+	return switchRoot("/sysroot", init, os.Environ())
+}
+
+func ms(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
+}
+
+// switchRoot moves /dev, /proc, /sys and /run into newroot, empties the
+// initramfs (when it is the rootfs ramfs/tmpfs), makes newroot the root and
+// executes init there. It returns only on failure.
+func switchRoot(newroot, init string, env []string) error {
+	for _, d := range []string{"/dev", "/proc", "/sys", "/run"} {
+		dst := filepath.Join(newroot, d)
+		if isDir(dst) {
+			if err := moveMount(d, dst); err != nil {
+				return err
+			}
+		} else if err := unix.Unmount(d, unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("unmount %s (the deployment has no %s): %w", d, d, err)
+		}
+	}
+	if err := unix.Chdir(newroot); err != nil {
+		return fmt.Errorf("chdir %s: %w", newroot, err)
+	}
+	freeInitramfs(newroot)
+	if err := unix.Mount(newroot, "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move %s to /: %w", newroot, err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+	if err := unix.Exec(init, []string{init}, env); err != nil {
+		return fmt.Errorf("exec %s in the deployment: %w", init, err)
+	}
+	return nil
+}
+
+// freeInitramfs deletes the initramfs's files, as switch_root tools do, so
+// their memory is returned: only when this is PID 1 on the rootfs (ramfs or
+// tmpfs), and never crossing into another filesystem.
+func freeInitramfs(keep string) {
+	var sfs unix.Statfs_t
+	if os.Getpid() != 1 || unix.Statfs("/", &sfs) != nil || (sfs.Type != unix.RAMFS_MAGIC && sfs.Type != unix.TMPFS_MAGIC) {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Lstat("/", &st) != nil {
+		return
+	}
+	removeSameDev("/", st.Dev, keep)
+}
+
+func removeSameDev(dir string, dev uint64, keep string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if p == keep {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Lstat(p, &st) != nil || st.Dev != dev {
+			continue
+		}
+		if e.Type()&fs.ModeDir != 0 {
+			removeSameDev(p, dev, keep)
+			unix.Rmdir(p)
+		} else {
+			unix.Unlink(p)
+		}
+	}
+}

@@ -1,0 +1,22 @@
+//go:build !linux
+
+package prepareroot
+
+import (
+	"context"
+	"errors"
+)
+
+var errNotLinux = errors.New("prepare-root runs on Linux only")
+
+// Prepare is only implemented on Linux.
+func Prepare(ctx context.Context, opts *Options) (*Result, error) { return nil, errNotLinux }
+
+// InitOptions configure Init (Linux only).
+type InitOptions struct{}
+
+// Init is only implemented on Linux.
+func Init(ctx context.Context, opts *InitOptions) error { return errNotLinux }
+
+// KernelMessages is only implemented on Linux.
+func KernelMessages(substrings []string, max int) []string { return nil }
