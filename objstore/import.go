@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/klauspost/compress/flate"
 	"golang.org/x/sys/unix"
@@ -30,6 +31,46 @@ import (
 // truncated or oversized stream. A checksum mismatch is reported as a
 // *DigestMismatchError instead.
 var ErrInvalidObject = errors.New("invalid object")
+
+// Buffers and inflaters are reused across imports: a pull imports many
+// small objects, and allocating a 64 KiB read buffer and a 32 KiB window for
+// each one dominated its garbage. The pools are caches, not state.
+var (
+	bufReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+	inflaters  = sync.Pool{}
+	copyBufs   = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+)
+
+// getBufReader returns a pooled bufio.Reader reading r.
+func getBufReader(r io.Reader) *bufio.Reader {
+	br := bufReaders.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+func putBufReader(br *bufio.Reader) {
+	br.Reset(nil)
+	bufReaders.Put(br)
+}
+
+// getInflater returns a pooled raw-DEFLATE reader of r.
+func getInflater(r io.Reader) io.ReadCloser {
+	if zr, ok := inflaters.Get().(io.ReadCloser); ok {
+		if err := zr.(flate.Resetter).Reset(r, nil); err == nil {
+			return zr
+		}
+	}
+	return flate.NewReader(r)
+}
+
+func putInflater(zr io.ReadCloser) { inflaters.Put(zr) }
+
+// copyPooled is io.Copy with a pooled buffer.
+func copyPooled(w io.Writer, r io.Reader) (int64, error) {
+	b := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(b)
+	return io.CopyBuffer(w, struct{ io.Reader }{r}, *b)
+}
 
 // importMemMax is the largest archive stream that is verified in memory;
 // larger ones are verified while being written to a private temporary file.
@@ -173,7 +214,8 @@ func (tx *Transaction) ImportArchiveContent(ctx context.Context, want ID, r io.R
 
 // importArchiveInflated stores a .filez stream into a bare-mode repository.
 func (tx *Transaction) importArchiveInflated(ctx context.Context, want ID, r io.Reader) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := getBufReader(r)
+	defer putBufReader(br)
 	m, err := readArchiveHeaderStrict(br)
 	if err != nil {
 		return fmt.Errorf("import %s.file: %w", want, err)
@@ -185,8 +227,8 @@ func (tx *Transaction) importArchiveInflated(ctx context.Context, want ID, r io.
 		return tx.importVerified(ctx, want, m, nil, nil)
 	}
 	bounded := &boundedByteReader{r: br, left: deflateBound(m.Size)}
-	zr := flate.NewReader(bounded)
-	defer zr.Close()
+	zr := getInflater(bounded)
+	defer putInflater(zr)
 	finish := func() error { return expectEOF(bounded) }
 	return tx.importVerified(ctx, want, m, &exactReader{r: zr, left: m.Size}, finish)
 }
@@ -254,15 +296,34 @@ func expectEOF(r io.Reader) error {
 // are read. It keeps io.ByteReader so that flate reads no further than the
 // end of its stream.
 type boundedByteReader struct {
-	r    *bufio.Reader
+	r    byteReader
 	left int64
+}
+
+// byteReader is a buffered input that can report EOF without consuming:
+// *bufio.Reader, or *bytes.Reader for objects held in memory.
+type byteReader interface {
+	io.Reader
+	io.ByteReader
+}
+
+// atEOF reports whether br has no more bytes, consuming nothing.
+func atEOF(br byteReader) error {
+	if b, ok := br.(*bytes.Reader); ok {
+		if b.Len() == 0 {
+			return io.EOF
+		}
+		return nil
+	}
+	_, err := br.(*bufio.Reader).Peek(1)
+	return err
 }
 
 var errOversized = fmt.Errorf("%w: compressed stream is larger than its content allows", ErrInvalidObject)
 
 func (b *boundedByteReader) Read(p []byte) (int, error) {
 	if b.left <= 0 {
-		if _, err := b.r.Peek(1); err != nil {
+		if err := atEOF(b.r); err != nil {
 			return 0, err
 		}
 		return 0, errOversized
@@ -277,7 +338,7 @@ func (b *boundedByteReader) Read(p []byte) (int, error) {
 
 func (b *boundedByteReader) ReadByte() (byte, error) {
 	if b.left <= 0 {
-		if _, err := b.r.Peek(1); err != nil {
+		if err := atEOF(b.r); err != nil {
 			return 0, err
 		}
 		return 0, errOversized
@@ -372,7 +433,7 @@ func (tx *Transaction) importStream(want ID, m *Meta, r io.Reader, h hash.Hash, 
 		vh, _ = fsverity.New(nil)
 		w = io.MultiWriter(w, vh)
 	}
-	copied, err := io.Copy(io.MultiWriter(w, h), r)
+	copied, err := copyPooled(io.MultiWriter(w, h), r)
 	if err != nil {
 		return fail(fmt.Errorf("import %s: %w", n, truncatedInput(err)))
 	}
@@ -434,13 +495,13 @@ func (tx *Transaction) publishStaged(n ObjectName, tmp string, vh *fsverity.Hash
 // temporary file that is renamed only after verification.
 func (tx *Transaction) importArchiveVerbatim(ctx context.Context, want ID, r io.Reader) error {
 	n := ObjectName{want, TypeFile}
-	head := make([]byte, importMemMax+1)
-	got, err := io.ReadFull(r, head)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(io.LimitReader(r, importMemMax+1)); err != nil {
 		return fmt.Errorf("import %s: %w", n, err)
 	}
-	if got <= importMemMax {
-		data := head[:got]
+	head := buf.Bytes()
+	if len(head) <= importMemMax {
+		data := head
 		if err := tx.verifyArchiveStream(ctx, want, bytes.NewReader(data)); err != nil {
 			return err
 		}
@@ -479,7 +540,14 @@ func (tx *Transaction) importArchiveVerbatim(ctx context.Context, want ID, r io.
 // without storing anything.
 func (tx *Transaction) verifyArchiveStream(ctx context.Context, want ID, r io.Reader) error {
 	n := ObjectName{want, TypeFile}
-	br := bufio.NewReaderSize(r, 64<<10)
+	var br byteReader
+	if b, ok := r.(*bytes.Reader); ok {
+		br = b
+	} else {
+		bb := getBufReader(r)
+		defer putBufReader(bb)
+		br = bb
+	}
 	m, err := readArchiveHeaderStrict(br)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", n, err)
@@ -490,9 +558,9 @@ func (tx *Transaction) verifyArchiveStream(ctx context.Context, want ID, r io.Re
 	h := newContentHash(m)
 	if m.IsRegular() {
 		bounded := &boundedByteReader{r: br, left: deflateBound(m.Size)}
-		zr := flate.NewReader(bounded)
-		defer zr.Close()
-		copied, err := io.Copy(h, &exactReader{r: zr, left: m.Size})
+		zr := getInflater(bounded)
+		defer putInflater(zr)
+		copied, err := copyPooled(h, &exactReader{r: zr, left: m.Size})
 		if err != nil {
 			return fmt.Errorf("import %s: %w", n, truncatedInput(err))
 		}

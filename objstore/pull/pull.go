@@ -24,8 +24,8 @@ const (
 	DefaultTimeout            = 30 * time.Second
 	DefaultRetries            = 5
 	DefaultBackoff            = 500 * time.Millisecond
-	DefaultCheckpointObjects  = 2000
-	DefaultCheckpointInterval = 5 * time.Second
+	DefaultCheckpointObjects  = 20000
+	DefaultCheckpointInterval = 15 * time.Second
 	DefaultProgressInterval   = 200 * time.Millisecond
 )
 
@@ -220,8 +220,8 @@ type puller struct {
 
 	// sem bounds concurrent metadata requests.
 	sem chan struct{}
-	// metaTx receives the metadata objects (nil in a dry run).
-	metaTx *objstore.Transaction
+	// stage receives the verified objects (nil in a dry run).
+	stage *stager
 
 	mu sync.Mutex
 	// commits maps each examined commit to whether it is partial.
@@ -360,40 +360,39 @@ func (p *puller) run(ctx context.Context, refs []string) (res *Result, err error
 
 	rep.phase(PhaseMetadata)
 	if !p.opts.DryRun {
-		if p.metaTx, err = p.repo.Begin(ctx); err != nil {
+		if p.stage, err = newStager(ctx, p.repo, p.log, p.now, p.opts.CheckpointObjects, p.opts.CheckpointInterval); err != nil {
 			return nil, err
 		}
 	}
+	res = &Result{}
 	err = p.scanAll(ctx, targets)
-	if p.metaTx != nil {
-		// Verified objects are kept even when the scan failed, so that the
+	if err == nil && !p.opts.DryRun {
+		p.c.contentTotal.Store(int64(len(p.wanted)))
+		p.c.contentBytesTotal.Store(p.estimate())
+		rep.phase(PhaseContent)
+		err = p.fetchContent(ctx)
+	}
+	if p.stage != nil {
+		// Verified objects are kept even when the pull failed, so that the
 		// next attempt does not fetch them again.
-		if cerr := p.metaTx.Commit(context.WithoutCancel(ctx)); cerr != nil && err == nil {
+		written, cerr := p.stage.close(context.WithoutCancel(ctx))
+		res.ContentBytesWritten = written
+		if err == nil {
 			err = cerr
 		}
-		p.metaTx = nil
 	}
 	if err != nil {
 		return nil, err
 	}
 
-	res = &Result{}
 	for id := range p.commits {
 		res.Commits = append(res.Commits, id)
 	}
 	slices.SortFunc(res.Commits, func(a, b objstore.ID) int { return strings.Compare(a.String(), b.String()) })
 	res.ContentMissing = int64(len(p.wanted))
 	res.ContentBytesTotal = p.estimate()
-	p.c.contentTotal.Store(res.ContentMissing)
-	p.c.contentBytesTotal.Store(res.ContentBytesTotal)
 
 	if !p.opts.DryRun {
-		rep.phase(PhaseContent)
-		written, err := p.fetchContent(ctx)
-		res.ContentBytesWritten = written
-		if err != nil {
-			return nil, err
-		}
 		if err := p.finish(ctx, targets, res); err != nil {
 			return nil, err
 		}

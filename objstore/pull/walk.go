@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/gostree/gostree/objstore"
 )
@@ -93,21 +92,23 @@ func (p *puller) fetchMeta(ctx context.Context, n objstore.ObjectName) ([]byte, 
 
 // store stages a verified metadata object (not in a dry run).
 func (p *puller) store(ctx context.Context, n objstore.ObjectName, data []byte) error {
-	if p.metaTx == nil {
+	if p.stage == nil {
 		return nil
 	}
-	if n.Type == objstore.TypeCommitMeta {
-		return p.metaTx.ImportMeta(ctx, n, data)
-	}
-	_, err := p.metaTx.WriteMeta(ctx, n.Type, data)
-	return err
+	return p.stage.with(func(tx *objstore.Transaction) error {
+		if n.Type == objstore.TypeCommitMeta {
+			return tx.ImportMeta(ctx, n, data)
+		}
+		_, err := tx.WriteMeta(ctx, n.Type, data)
+		return err
+	})
 }
 
 // has reports whether the repository (or this pull) already holds an
 // object.
 func (p *puller) has(n objstore.ObjectName) (bool, error) {
-	if p.metaTx != nil {
-		return p.metaTx.Has(n.ID, n.Type)
+	if p.stage != nil {
+		return p.stage.has(n)
 	}
 	return p.repo.HasObject(n.ID, n.Type)
 }
@@ -423,32 +424,22 @@ func (p *puller) want(id objstore.ID) error {
 	return nil
 }
 
-// fetchContent fetches the missing content objects with Jobs workers. Each
-// worker stores into its own transaction and commits it every
-// CheckpointObjects objects or CheckpointInterval, and when it stops for any
-// reason, so verified objects survive an interrupted pull.
-func (p *puller) fetchContent(ctx context.Context) (int64, error) {
+// fetchContent fetches the missing content objects with Jobs workers,
+// into the shared transaction, which is committed at checkpoints.
+func (p *puller) fetchContent(ctx context.Context) error {
 	if len(p.wanted) == 0 {
-		return 0, nil
+		return nil
 	}
 	jobs := make(chan objstore.ID)
 	g := newGroup(ctx)
-	var mu sync.Mutex
-	var written int64
-	var commitErr error
-	workers := min(p.opts.Jobs, len(p.wanted))
-	for range workers {
+	for range min(p.opts.Jobs, len(p.wanted)) {
 		g.go_(func(ctx context.Context) error {
-			w := &worker{p: p}
-			err := w.run(ctx, jobs)
-			n, cerr := w.close(context.WithoutCancel(ctx))
-			mu.Lock()
-			written += n
-			if cerr != nil && commitErr == nil {
-				commitErr = cerr
+			for id := range jobs {
+				if err := p.fetchOne(ctx, id); err != nil {
+					return err
+				}
 			}
-			mu.Unlock()
-			return err
+			return nil
 		})
 	}
 	go func() {
@@ -461,70 +452,27 @@ func (p *puller) fetchContent(ctx context.Context) (int64, error) {
 			}
 		}
 	}()
-	err := g.wait()
-	if err == nil {
-		err = commitErr
-	}
-	return written, err
+	return g.wait()
 }
 
-// worker fetches content objects into its own transaction.
-type worker struct {
-	p       *puller
-	tx      *objstore.Transaction
-	pending int
-	since   time.Time
-	written int64
-}
-
-func (w *worker) run(ctx context.Context, jobs <-chan objstore.ID) error {
-	for id := range jobs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if w.tx == nil {
-			tx, err := w.p.repo.Begin(ctx)
-			if err != nil {
-				return err
-			}
-			w.tx, w.pending, w.since = tx, 0, w.p.now()
-		}
-		n, err := w.p.src.content(ctx, w.tx, id)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("fetch content object %s from %s: %w", id, w.p.src, err)
-		}
-		w.p.c.contentFetched.Add(1)
-		w.p.c.contentBytes.Add(n)
-		w.pending++
-		if w.pending >= w.p.opts.CheckpointObjects || w.p.now().Sub(w.since) >= w.p.opts.CheckpointInterval {
-			if err := w.checkpoint(ctx); err != nil {
-				return err
-			}
-		}
+// fetchOne fetches and stores one content object, then checkpoints if due.
+func (p *puller) fetchOne(ctx context.Context, id objstore.ID) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	return ctx.Err()
-}
-
-// checkpoint commits the worker's transaction.
-func (w *worker) checkpoint(ctx context.Context) error {
-	tx := w.tx
-	w.tx = nil
-	w.written += tx.Stats().ContentBytesWritten
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("store content: %w", err)
+	var n int64
+	err := p.stage.with(func(tx *objstore.Transaction) error {
+		var err error
+		n, err = p.src.content(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("fetch content object %s from %s: %w", id, p.src, err)
 	}
-	w.p.log.Debug("checkpoint", "objects", w.pending)
-	return nil
-}
-
-// close commits what the worker verified, whether or not it finished.
-func (w *worker) close(ctx context.Context) (int64, error) {
-	if w.tx == nil {
-		return w.written, nil
-	}
-	err := w.checkpoint(ctx)
-	return w.written, err
+	p.c.contentFetched.Add(1)
+	p.c.contentBytes.Add(n)
+	return p.stage.maybeCheckpoint(ctx)
 }
