@@ -120,9 +120,30 @@ func sourceRepo(t testing.TB, n int) (*objstore.Repo, objstore.ID) {
 // requests; fault, when set, may take over a request.
 type server struct {
 	*httptest.Server
-	mu    sync.Mutex
-	log   []string
-	fault func(w http.ResponseWriter, r *http.Request) bool
+	mu       sync.Mutex
+	log      []string
+	statuses map[string][]int
+	fault    func(w http.ResponseWriter, r *http.Request) bool
+}
+
+// statusWriter records the status a handler sent.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Flush() { w.ResponseWriter.(http.Flusher).Flush() }
+
+// statusesOf returns the statuses sent for path so far.
+func (s *server) statusesOf(path string) []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.statuses[path])
 }
 
 func newServer(t testing.TB, dir string) *server {
@@ -131,12 +152,18 @@ func newServer(t testing.TB, dir string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := &server{statuses: map[string][]int{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.log = append(s.log, r.URL.Path)
 		fault := s.fault
 		s.mu.Unlock()
+		w := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
+		defer func() {
+			s.mu.Lock()
+			s.statuses[r.URL.Path] = append(s.statuses[r.URL.Path], w.status)
+			s.mu.Unlock()
+		}()
 		if fault != nil && fault(w, r) {
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gostree/gostree/objstore"
 	"github.com/gostree/gostree/objstore/objtest"
@@ -446,6 +447,37 @@ func TestPullConcurrentPulls(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
+	}
+	checkComplete(t, src, dst, commit)
+}
+
+// TestPullSummaryCache revalidates the cached summary (304), and fetches it
+// again when the cache is damaged.
+func TestPullSummaryCache(t *testing.T) {
+	src, commit := sourceRepo(t, 3)
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(src.Path(), "summary"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, src.Path())
+	dst := destRepo(t, objstore.ModeArchive, srv.URL)
+	for range 2 {
+		if _, err := pull.Pull(t.Context(), dst, "origin", []string{"main"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := srv.statusesOf("/summary"); !slices.Equal(got, []int{200, 304}) {
+		t.Errorf("summary statuses = %v, want [200 304]", got)
+	}
+	cache := filepath.Join(dst.Path(), "tmp/cache/summaries/origin")
+	if err := os.WriteFile(cache, []byte("damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(cache, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pull.Pull(t.Context(), dst, "origin", []string{"main"}, nil); err != nil {
+		t.Fatalf("pull with a damaged summary cache: %v", err)
 	}
 	checkComplete(t, src, dst, commit)
 }

@@ -97,8 +97,13 @@ func (s *httpSource) summary(ctx context.Context) ([]byte, error) {
 		}
 	}
 	var data []byte
+	stale := false
 	err := s.f.get(ctx, url, hdr, cached != nil, func(r *response) error {
 		if r.NotModified {
+			if _, err := objstore.DecodeSummary(cached); err != nil {
+				stale = true // a damaged cache: fetch the summary again
+				return nil
+			}
 			data = cached
 			return nil
 		}
@@ -109,6 +114,13 @@ func (s *httpSource) summary(ctx context.Context) ([]byte, error) {
 		}
 		return err
 	})
+	if stale {
+		s.f.log.Debug("cached summary is damaged; fetching it again", "cache", s.cache)
+		if err := os.Remove(s.cache); err != nil {
+			return nil, fmt.Errorf("remove damaged summary cache: %w", err)
+		}
+		return s.summary(ctx)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
