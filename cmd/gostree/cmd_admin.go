@@ -92,6 +92,16 @@ func newAdminCmd(a *app) *cobra.Command {
 	return cmd
 }
 
+// deploy runs a deployment and reports it.
+func (a *app) deploy(c *cobra.Command, s *deploy.Sysroot, opts *deploy.DeployOptions) error {
+	d, err := s.Deploy(c.Context(), opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "Deployed %s %s\n", d.OSName, d.Name())
+	return nil
+}
+
 func indexCmd(a *app, f *adminFlags, use, short string, fn func(*cobra.Command, *deploy.Sysroot, int) error) *cobra.Command {
 	return &cobra.Command{
 		Use: use, Short: short, Args: exactArgs(1),
@@ -150,12 +160,7 @@ func newAdminDeployCmd(a *app, f *adminFlags) *cobra.Command {
 					return fmt.Errorf("origin file: %w", err)
 				}
 			}
-			d, err := s.Deploy(c.Context(), opts)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "Deployed %s %s\n", d.OSName, d.Name())
-			return nil
+			return a.deploy(c, s, opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -352,12 +357,7 @@ func newAdminUpgradeCmd(a *app, f *adminFlags) *cobra.Command {
 				fmt.Fprintf(a.stdout, "Update available: %s -> %s\n", merge.Commit, id)
 				return nil
 			}
-			d, err := s.Deploy(c.Context(), &deploy.DeployOptions{OSName: osname, Revision: refspec, Origin: merge.Origin})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "Deployed %s %s\n", d.OSName, d.Name())
-			return nil
+			return a.deploy(c, s, &deploy.DeployOptions{OSName: osname, Revision: refspec, Origin: merge.Origin})
 		},
 	}
 	up.Flags().BoolVar(&check, "check", false, "only check whether an update is available")
@@ -381,12 +381,7 @@ func newAdminSwitchCmd(a *app, f *adminFlags) *cobra.Command {
 			}
 			origin := keyfile.New()
 			origin.Set("origin", "refspec", args[0])
-			d, err := s.Deploy(c.Context(), &deploy.DeployOptions{OSName: osname, Revision: args[0], Origin: origin})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "Deployed %s %s\n", d.OSName, d.Name())
-			return nil
+			return a.deploy(c, s, &deploy.DeployOptions{OSName: osname, Revision: args[0], Origin: origin})
 		},
 	}
 	cmd.Flags().StringVar(&osname, "os", "", "use a different operating system root than the current one")

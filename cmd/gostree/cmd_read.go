@@ -268,15 +268,7 @@ func newLsCmd(a *app) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			repo, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			id, err := repo.ResolveRev(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			cfs, err := repo.CommitFS(ctx, id)
+			cfs, err := a.openCommitFS(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -298,6 +290,19 @@ func newLsCmd(a *app) *cobra.Command {
 	cmd.Flags().BoolVarP(&f.xattrs, "xattrs", "X", false, "print extended attributes")
 	cmd.Flags().BoolVar(&f.nul, "nul-filenames-only", false, "print only filenames, NUL separated")
 	return cmd
+}
+
+// openCommitFS opens the repository and the tree of revision rev.
+func (a *app) openCommitFS(ctx context.Context, rev string) (*objstore.CommitFS, error) {
+	repo, err := a.openRepo()
+	if err != nil {
+		return nil, err
+	}
+	id, err := repo.ResolveRev(ctx, rev)
+	if err != nil {
+		return nil, err
+	}
+	return repo.CommitFS(ctx, id)
 }
 
 // fsPath converts an ostree absolute path to an io/fs path.
@@ -414,15 +419,7 @@ func newCatCmd(a *app) *cobra.Command {
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			repo, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			id, err := repo.ResolveRev(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			cfs, err := repo.CommitFS(ctx, id)
+			cfs, err := a.openCommitFS(ctx, args[0])
 			if err != nil {
 				return err
 			}
