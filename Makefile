@@ -4,7 +4,7 @@ BIN      := bin
 FUZZTIME ?= 30s
 PKGS     := ./...
 
-.PHONY: all build test test-short bench lint cross fuzz demo clean
+.PHONY: all build test test-short bench lint cross fuzz demo clean boot-test
 
 all: build
 
@@ -21,6 +21,13 @@ test: build
 
 test-short: build
 	$(GO) test -count=1 -short $(PKGS)
+
+# Boots deployments under qemu (TCG) with a Debian >= 6.12 kernel fetched by
+# apt-get download (cached in /var/cache/gostree-boottest): verity=require,
+# upgrade, rollback, tampering. Root only; skips with the reason without
+# qemu, busybox-static or the Debian mirror (GOSTREE_TEST_NO_SKIP=1 fails).
+boot-test:
+	./scripts/boot-test.sh
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -100,7 +100,7 @@ func runInit(ctx context.Context, console io.Writer) int {
 // related messages (overlayfs and fs-verity name the file they refused).
 func reportFailure(w io.Writer, err error) {
 	fmt.Fprintf(w, "gostree-prepare-root: FAILED: %v\n", err)
-	for _, m := range prepareroot.KernelMessages([]string{"overlayfs:", "fs-verity", "erofs", "EXT4-fs error", "loop: "}, 8) {
+	for _, m := range prepareroot.KernelMessages([]string{"overlayfs:", "fs-verity", "erofs", "EXT4-fs error"}, 8) {
 		fmt.Fprintf(w, "gostree-prepare-root: kernel: %s\n", m)
 	}
 }

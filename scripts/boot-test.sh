@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# boot-test.sh (make boot-test): boots gostree deployments under qemu with
+# software emulation (TCG) and a Debian ≥ 6.12 kernel fetched with
+# `apt-get download` (never installed), as boot.md describes:
+#
+#   host:  build gostree (static) and the prepare-root helper, an initramfs
+#          (gostree initramfs build), two commits of a busybox OS carrying
+#          the kernel and that initramfs, `gostree admin deploy` of the
+#          first into a sysroot, and an ext4 image of it made with -O verity
+#   boot 0 verity required, objects without fs-verity: refused, naming the file
+#   boot 1 composefs=yes (no verity): the OS enables fs-verity on every
+#          object and image with `gostree fsverity enable`
+#   boot 2 verity=require: marker v1; the OS runs `gostree admin upgrade`
+#   boot 3 marker v2 (verity=require); the OS runs `gostree admin rollback`
+#   boot 4 marker v1 again
+#   host:  overwrite a data block of v1's marker object in the disk image
+#   boot 5 reading the marker fails with EIO, and the kernel's fs-verity
+#          message names the object's inode; the OS copies v2's image over
+#          v1's deployment image
+#   boot 6 the helper refuses the deployment: image digest ≠ commit's
+#
+# Every boot has a timeout (BOOT_TIMEOUT, default 300 s; a boot takes about
+# 5 s). Without the prerequisites (root, qemu, busybox-static, e2fsprogs,
+# kmod, network to the Debian mirror) it skips with the reason, or fails
+# when GOSTREE_TEST_NO_SKIP=1. Timings go to $WORK/timings.txt and are
+# printed at the end.
+#
+# Environment: GOSTREE_BOOTTEST_CACHE (kernel cache, default
+# /var/cache/gostree-boottest), DEBIAN_MIRROR, KERNEL_SUITES (default
+# "bookworm-backports trixie"), BOOT_TIMEOUT, KEEP=1 (keep the work
+# directory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=$PWD
+export PATH=/usr/local/go/bin:$PATH:/usr/sbin:/sbin
+CACHE=${GOSTREE_BOOTTEST_CACHE:-/var/cache/gostree-boottest}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-300}
+KERNEL_SUITES=${KERNEL_SUITES:-"bookworm-backports trixie"}
+T0=$(date +%s.%N)
+
+log() { printf 'boot-test: %s\n' "$*" >&2; }
+die() { printf 'boot-test: FAIL: %s\n' "$*" >&2; exit 1; }
+skip() {
+	if [ "${GOSTREE_TEST_NO_SKIP:-}" = 1 ]; then
+		die "cannot run (GOSTREE_TEST_NO_SKIP=1): $*"
+	fi
+	printf 'boot-test: SKIP: %s\n' "$*" >&2
+	exit 0
+}
+elapsed() { echo "$(date +%s.%N) $1" | awk '{printf "%.2f", $1 - $2}'; }
+
+# --- prerequisites -------------------------------------------------------
+[ "$(id -u)" = 0 ] || skip "needs root (the sysroot records root ownership; mkfs.ext4 -d copies it)"
+for t in qemu-system-x86_64 mkfs.ext4 debugfs depmod dpkg-deb apt-get go timeout; do
+	command -v "$t" >/dev/null || skip "$t not found (apt-get install qemu-system-x86 e2fsprogs kmod busybox-static)"
+done
+BUSYBOX=$(command -v busybox || true)
+[ -n "$BUSYBOX" ] || skip "busybox not found (apt-get install busybox-static)"
+if LC_ALL=C ldd "$BUSYBOX" >/dev/null 2>&1; then
+	skip "$BUSYBOX is dynamically linked (apt-get install busybox-static)"
+fi
+
+WORK=$(mktemp -d /tmp/gostree-boottest.XXXXXX)
+cleanup() {
+	if [ "${KEEP:-}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+TIMINGS=$WORK/timings.txt
+: >"$TIMINGS"
+
+# --- kernel --------------------------------------------------------------
+# A private apt state: nothing in /etc/apt, /var/lib/apt or /boot changes.
+mirror() {
+	if [ -n "${DEBIAN_MIRROR:-}" ]; then echo "$DEBIAN_MIRROR"; return; fi
+	local m
+	m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+		awk '$1 == "deb" && $2 ~ /debian\/?$/ && $2 !~ /security/ {print $2; exit}')
+	[ -n "$m" ] || m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		awk '/^URIs:/ && $2 ~ /debian\/?$/ && $2 !~ /security/ {print $2; exit}')
+	echo "${m:-http://deb.debian.org/debian}"
+}
+
+fetch_kernel() { # SUITE -> sets KDIR, KVER
+	local suite=$1 A=$CACHE/apt-$1 opt pkg deb
+	mkdir -p "$A/lists/partial" "$A/archives/partial" "$CACHE/debs"
+	echo "deb $(mirror) $suite main" >"$A/sources.list"
+	opt=(-o "Dir::Etc::SourceList=$A/sources.list" -o Dir::Etc::SourceParts=/dev/null
+		-o "Dir::State::Lists=$A/lists" -o Dir::State::status=/dev/null -o "Dir::Cache=$A"
+		-o APT::Sandbox::User=root -o Acquire::Retries=2 -o Acquire::http::Timeout=30)
+	apt-get "${opt[@]}" -qq update >"$A/update.log" 2>&1 || return 1
+	pkg=$(apt-cache "${opt[@]}" depends linux-image-amd64 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+	[ -n "$pkg" ] || return 1
+	KVER=${pkg#linux-image-}
+	KDIR=$CACHE/kernel-$KVER
+	if [ -f "$KDIR/.complete" ]; then return 0; fi
+	(cd "$CACHE/debs" && apt-get "${opt[@]}" -qq download "$pkg") >"$A/download.log" 2>&1 || return 1
+	deb=$(ls "$CACHE/debs/${pkg}"_*.deb | tail -1)
+	rm -rf "$KDIR" && mkdir -p "$KDIR"
+	dpkg-deb -x "$deb" "$KDIR" || return 1
+	# trixie keeps modules in usr/lib; bookworm's depmod looks in lib.
+	if [ ! -e "$KDIR/lib/modules" ] && [ -d "$KDIR/usr/lib/modules" ]; then ln -s usr/lib "$KDIR/lib"; fi
+	depmod -b "$KDIR" "$KVER" || return 1
+	rm -f "$deb"
+	touch "$KDIR/.complete"
+}
+
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; }
+
+t=$(date +%s.%N)
+KVER= KDIR=
+for suite in $KERNEL_SUITES; do
+	if fetch_kernel "$suite" && version_ge "${KVER%%-*}" 6.12; then break; fi
+	log "no usable kernel from $suite (${KVER:-none})"
+	KVER= KDIR=
+done
+if [ -z "$KVER" ]; then
+	# No network: use a kernel fetched earlier, if any.
+	KDIR=$(ls -d "$CACHE"/kernel-6.* 2>/dev/null | sort -V | tail -1 || true)
+	if [ -n "$KDIR" ] && [ -f "$KDIR/.complete" ]; then
+		KVER=${KDIR#"$CACHE"/kernel-}
+		log "Debian mirror unreachable; using the cached kernel $KVER"
+	else
+		skip "cannot fetch a ≥ 6.12 Debian kernel (linux-image-amd64 from $KERNEL_SUITES at $(mirror)): no network to the mirror? (see $CACHE/apt-*/update.log)"
+	fi
+fi
+VMLINUZ=$KDIR/boot/vmlinuz-$KVER
+[ -f "$VMLINUZ" ] || die "no $VMLINUZ in the kernel package"
+echo "kernel_fetch_s $(elapsed "$t")" >>"$TIMINGS"
+log "kernel $KVER ($(elapsed "$t") s)"
+
+# --- build ---------------------------------------------------------------
+t=$(date +%s.%N)
+BIN=$WORK/bin
+mkdir -p "$BIN"
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$BIN/gostree" ./cmd/gostree
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -tags initramfs -o "$BIN/gostree-prepare-root" ./cmd/gostree-mount
+G=$BIN/gostree
+echo "go_build_s $(elapsed "$t")" >>"$TIMINGS"
+
+printf '[composefs]\nenabled = verity\n' >"$WORK/prepare-root.conf"
+"$G" initramfs build --kver="$KVER" --modules-dir="$KDIR/lib/modules" \
+	--module=ext4 --module=virtio_blk --module=erofs --module=overlay --module=loop \
+	--helper="$BIN/gostree-prepare-root" --config="$WORK/prepare-root.conf" \
+	--compress=zstd -o "$WORK/initramfs.img" >"$WORK/initramfs.txt"
+cat "$WORK/initramfs.txt" >&2
+"$G" initramfs build --kver="$KVER" --modules-dir="$KDIR/lib/modules" \
+	--module=ext4 --module=virtio_blk --module=erofs --module=overlay --module=loop \
+	--helper="$BIN/gostree-prepare-root" --config="$WORK/prepare-root.conf" \
+	--compress=zstd -o "$WORK/initramfs2.img" >/dev/null
+cmp -s "$WORK/initramfs.img" "$WORK/initramfs2.img" || die "two builds of the initramfs differ"
+echo "initramfs_bytes $(stat -c %s "$WORK/initramfs.img")" >>"$TIMINGS"
+echo "initramfs_cpio_bytes $(sed -n 's/.*cpio \([0-9]*\) bytes.*/\1/p' "$WORK/initramfs.txt")" >>"$TIMINGS"
+echo "helper_bytes $(stat -c %s "$BIN/gostree-prepare-root")" >>"$TIMINGS"
+
+# The OS: busybox, an init script, gostree, the kernel and the initramfs.
+make_tree() { # DIR VERSION
+	local d=$1 v=$2
+	mkdir -p "$d"/usr/{bin,sbin,lib,etc,share/gostree-test} "$d"/{dev,proc,sys,run,tmp,var,sysroot,boot}
+	chmod 1777 "$d/tmp"
+	cp "$BUSYBOX" "$d/usr/bin/busybox"
+	for a in sh cat echo grep sed mount sync poweroff rm cp ls sleep; do ln -s busybox "$d/usr/bin/$a"; done
+	ln -s usr/bin "$d/bin"
+	ln -s usr/sbin "$d/sbin"
+	ln -s usr/lib "$d/lib"
+	cp "$G" "$d/usr/bin/gostree"
+	cp "$SRC/scripts/boot-test-init.sh" "$d/usr/sbin/init"
+	chmod 755 "$d/usr/sbin/init"
+	echo "GOSTREE-MARKER-v$v" >"$d/usr/share/gostree-test/marker"
+	printf 'PRETTY_NAME="gostree boot test"\nID=gostree-test\nVERSION_ID=%s\n' "$v" >"$d/usr/lib/os-release"
+	echo "gostree-test" >"$d/usr/etc/hostname"
+	mkdir -p "$d/usr/lib/modules/$KVER"
+	cp "$VMLINUZ" "$d/usr/lib/modules/$KVER/vmlinuz"
+	cp "$WORK/initramfs.img" "$d/usr/lib/modules/$KVER/initramfs.img"
+}
+make_tree "$WORK/tree1" 1
+make_tree "$WORK/tree2" 2
+
+S=$WORK/sysroot
+REPO=$S/ostree/repo
+"$G" admin init-fs "$S"
+"$G" admin --sysroot="$S" os-init testos >/dev/null
+"$G" --repo="$REPO" commit -b testos/stable -s v1 --add-metadata-string=version=1 \
+	--tree=dir="$WORK/tree1" --generate-composefs-metadata >"$WORK/commit1"
+"$G" admin --sysroot="$S" deploy --os=testos --karg=root=LABEL=gostree-root --karg=rw testos/stable >&2
+"$G" --repo="$REPO" commit -b testos/stable -s v2 --add-metadata-string=version=2 \
+	--tree=dir="$WORK/tree2" --generate-composefs-metadata >"$WORK/commit2"
+C1=$(tr -d '[:space:]' <"$WORK/commit1")
+C2=$(tr -d '[:space:]' <"$WORK/commit2")
+[ ${#C1} = 64 ] && [ ${#C2} = 64 ] || die "unexpected commit output: $C1 / $C2"
+MARKER_OBJ=$("$G" --repo="$REPO" ls -C "$C1" /usr/share/gostree-test/marker | awk '{print $5}')
+[ ${#MARKER_OBJ} = 64 ] || die "cannot find the marker's object: $MARKER_OBJ"
+MARKER_PATH=/ostree/repo/objects/${MARKER_OBJ:0:2}/${MARKER_OBJ:2}.file
+
+DISK=$WORK/disk.img
+mkfs.ext4 -q -F -b 4096 -O verity -L gostree-root -d "$S" "$DISK" 512M
+echo "host_setup_s $(elapsed "$T0")" >>"$TIMINGS"
+log "disk image ready ($(elapsed "$T0") s since start); commits v1=$C1 v2=$C2"
+
+# --- booting -------------------------------------------------------------
+dfs() { debugfs -R "$1" "$DISK" 2>/dev/null; }
+
+# bls_default prints the default boot entry (highest version) of the disk.
+bls_default() {
+	local best= bestv=-1 n v
+	for n in $(dfs "ls -p /boot/loader/entries" | awk -F/ '$6 ~ /\.conf$/ {print $6}'); do
+		v=$(dfs "cat /boot/loader/entries/$n" | awk '$1 == "version" {print $2}')
+		if [ "$v" -gt "$bestv" ]; then bestv=$v best=$n; fi
+	done
+	[ -n "$best" ] || die "no boot entries on the disk"
+	dfs "cat /boot/loader/entries/$best"
+}
+
+# boot NAME KARGS...: boots the default entry, serial console in $WORK/NAME.log.
+boot() {
+	local name=$1 entry linux initrd options t rc
+	shift
+	entry=$(bls_default)
+	linux=$(awk '$1 == "linux" {print $2}' <<<"$entry")
+	initrd=$(awk '$1 == "initrd" {print $2}' <<<"$entry")
+	options=$(sed -n 's/^options //p' <<<"$entry")
+	dfs "dump /boot$linux $WORK/vmlinuz" >/dev/null
+	dfs "dump /boot$initrd $WORK/initrd" >/dev/null
+	[ -s "$WORK/vmlinuz" ] && [ -s "$WORK/initrd" ] || die "$name: cannot read /boot$linux or /boot$initrd from the disk"
+	log "$name: booting $(awk '$1 == "title" {$1=""; print}' <<<"$entry") with: $options $*"
+	t=$(date +%s.%N)
+	rc=0
+	timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 \
+		-kernel "$WORK/vmlinuz" -initrd "$WORK/initrd" \
+		-drive "file=$DISK,if=virtio,format=raw,cache=unsafe" \
+		-append "$options console=ttyS0 panic=-1 loglevel=5 $*" \
+		-nographic -no-reboot -nodefaults -serial stdio -monitor none \
+		</dev/null >"$WORK/$name.log" 2>&1 || rc=$?
+	tr -d '\r' <"$WORK/$name.log" >"$WORK/$name.txt"
+	echo "boot_${name}_s $(elapsed "$t")" >>"$TIMINGS"
+	if [ "$rc" = 124 ]; then
+		tail -30 "$WORK/$name.txt" >&2
+		die "$name: no power-off within ${BOOT_TIMEOUT}s"
+	fi
+	grep -E 'gostree-prepare-root|GOSTREE-|fs-verity|overlayfs:' "$WORK/$name.txt" | sed "s/^/  [$name] /" >&2 || true
+}
+
+expect() { # NAME REGEX WHAT
+	grep -qE "$2" "$WORK/$1.txt" || { tail -40 "$WORK/$1.txt" >&2; die "$1: $3 (no line matching /$2/)"; }
+}
+refute() { # NAME REGEX WHAT
+	if grep -qE "$2" "$WORK/$1.txt"; then grep -E "$2" "$WORK/$1.txt" >&2; die "$1: $3"; fi
+}
+PASSED=()
+pass() { PASSED+=("$1"); log "PASS: $1"; }
+
+ROOT_VERITY='GOSTREE-ROOT-MOUNT: composefs / overlay ro.*verity=require'
+
+# 0: objects have no fs-verity yet; verity=require refuses the root.
+boot unverified
+expect unverified 'gostree-prepare-root: FAILED: read init /sbin/init .*input/output error' "the helper did not refuse the unverified root"
+expect unverified "overlayfs: lower file '.*' has no fs-verity digest" "no kernel message naming the object"
+refute unverified 'GOSTREE-MARKER' "the OS ran from an unverified root"
+pass "unverified objects refused under verity=require"
+
+# 1: first stage, without verity: enable fs-verity with gostree itself.
+boot stage1 ostree.prepare-root.composefs=yes gostree.test=enable-verity
+expect stage1 'GOSTREE-MARKER: GOSTREE-MARKER-v1' "v1 did not boot with composefs=yes"
+expect stage1 'GOSTREE-TEST: enabled fs-verity on [1-9][0-9]* files' "fs-verity was not enabled"
+expect stage1 'GOSTREE-TEST-DONE: enable-verity ok' "enable-verity failed"
+pass "stage 1: fs-verity enabled on the objects inside the VM"
+
+# 2: verity=require, v1; upgrade to v2.
+boot v1 gostree.test=upgrade
+expect v1 'GOSTREE-MARKER: GOSTREE-MARKER-v1' "v1 marker missing"
+expect v1 "$ROOT_VERITY" "the root is not a composefs overlay with verity=require"
+expect v1 'gostree-prepare-root: composefs mounted verity=require' "the helper did not mount with verity"
+expect v1 'GOSTREE-TEST-DONE: upgrade ok' "gostree admin upgrade failed"
+pass "boot v1 with verity=require (marker from the composefs root)"
+
+boot v2 gostree.test=rollback
+expect v2 'GOSTREE-MARKER: GOSTREE-MARKER-v2' "v2 marker missing after upgrade"
+expect v2 "$ROOT_VERITY" "v2 root is not verity=require"
+expect v2 'GOSTREE-TEST-DONE: rollback ok' "gostree admin rollback failed"
+pass "upgrade, then boot v2"
+
+boot rollback
+expect rollback 'GOSTREE-MARKER: GOSTREE-MARKER-v1' "v1 marker missing after rollback"
+expect rollback "$ROOT_VERITY" "rolled-back root is not verity=require"
+pass "rollback, then boot v1"
+
+# Tamper: overwrite the first data block of v1's marker object.
+BLK=$(dfs "bmap $MARKER_PATH 0" | tr -d '[:space:]')
+INO=$(dfs "stat $MARKER_PATH" | sed -n 's/^Inode: \([0-9]*\).*/\1/p')
+[ -n "$BLK" ] && [ "$BLK" -gt 0 ] && [ -n "$INO" ] || die "cannot locate $MARKER_PATH in the disk image"
+head -c 4096 /dev/zero | tr '\0' 'X' | dd of="$DISK" bs=4096 seek="$BLK" count=1 conv=notrunc status=none
+log "tampered with $MARKER_PATH (inode $INO, block $BLK)"
+boot tamper gostree.test=swap-image gostree.test.from="$C2" gostree.test.to="$C1"
+expect tamper 'GOSTREE-TEST-READ-FAILED: /usr/share/gostree-test/marker' "reading the tampered marker did not fail"
+expect tamper "fs-verity \(vda, inode $INO\): FILE CORRUPTED" "no fs-verity message naming inode $INO ($MARKER_PATH)"
+refute tamper 'GOSTREE-MARKER: GOSTREE-MARKER' "tampered content was read"
+expect tamper 'GOSTREE-TEST-DONE: swap-image ok' "could not replace the image"
+pass "tampered object: EIO on read, kernel names inode $INO = $MARKER_PATH"
+
+boot mismatch
+expect mismatch 'gostree-prepare-root: FAILED: .*does not match its commit' "the helper did not refuse a mismatched image"
+refute mismatch 'GOSTREE-MARKER' "the OS ran with a mismatched image"
+pass "image digest mismatch refused"
+
+# --- report --------------------------------------------------------------
+echo "total_s $(elapsed "$T0")" >>"$TIMINGS"
+for n in v1 v2 rollback; do
+	sed -n 's/.*gostree-prepare-root: switching root \(.*\)/'"$n"' \1/p' "$WORK/$n.txt" >>"$WORK/helper-timings.txt"
+done
+log "helper timings (ms):"
+sed 's/^/  /' "$WORK/helper-timings.txt" >&2
+log "timings (s, bytes):"
+sed 's/^/  /' "$TIMINGS" >&2
+if [ -n "${BOOTTEST_RESULTS:-}" ]; then cp "$TIMINGS" "$BOOTTEST_RESULTS"; cat "$WORK/helper-timings.txt" >>"$BOOTTEST_RESULTS"; fi
+log "all ${#PASSED[@]} cases passed in $(elapsed "$T0") s: kernel $KVER"
