@@ -66,6 +66,8 @@ func (f *FS) Mount(mountpoint string, opts *MountOptions) (*Server, error) {
 			DirectMount:          !o.Fusermount && os.Geteuid() == 0,
 			DirectMountFlags:     flags,
 			EnableSymlinkCaching: f.fixedSymlinks(),
+			// ACLs recorded as system.posix_acl_* xattrs are enforced, as in a checkout.
+			EnableAcl: true,
 			Debug:                o.Debug,
 			Logger:               debugLog,
 		},
