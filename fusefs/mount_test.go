@@ -293,3 +293,60 @@ func TestMountGenericFS(t *testing.T) {
 		t.Errorf("mount of os.DirFS differs: %v", err)
 	}
 }
+
+// TestPOSIXACL checks that an ACL recorded in the commit is enforced on the
+// mount: uid 1000 may read a 0640 root file through it, uid 1001 may not.
+func TestPOSIXACL(t *testing.T) {
+	requireFUSE(t)
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil || os.Geteuid() != 0 {
+		skip(t, "needs root and setpriv to read as other users")
+	}
+	src := t.TempDir()
+	p := filepath.Join(src, "f")
+	if err := os.WriteFile(p, []byte("acl\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	// POSIX ACL xattr, version 2: user::rw- user:1000:r-- group::r-- mask::r-- other::---
+	acl := []byte{2, 0, 0, 0}
+	for _, e := range [][3]uint32{{1, 6, ^uint32(0)}, {2, 4, 1000}, {4, 4, ^uint32(0)}, {0x10, 4, ^uint32(0)}, {0x20, 0, ^uint32(0)}} {
+		acl = append(acl, byte(e[0]), byte(e[0]>>8), byte(e[1]), byte(e[1]>>8), byte(e[2]), byte(e[2]>>8), byte(e[2]>>16), byte(e[2]>>24))
+	}
+	if err := unix.Setxattr(p, "system.posix_acl_access", acl, 0); err != nil {
+		skip(t, "cannot set ACLs here: %v", err)
+	}
+	repo := objtest.NewRepo(t, objstore.ModeBare)
+	id := commitDir(t, repo, src, "main")
+	cfs, err := repo.CommitFS(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fusefs.New(cfs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Other users reach the mount only with allow_other, and the temp dir.
+	dir, err := os.MkdirTemp("", "fusefs-acl-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	mnt := filepath.Join(dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	srv, err := f.Mount(mnt, &fusefs.MountOptions{AllowOther: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Unmount()
+	catAs := func(uid string) (string, error) {
+		out, err := exec.Command(setpriv, "--reuid="+uid, "--regid="+uid, "--clear-groups", "cat", filepath.Join(mnt, "f")).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := catAs("1000"); err != nil || out != "acl\n" {
+		t.Errorf("uid 1000, granted by the ACL: %q, %v", out, err)
+	}
+	if out, err := catAs("1001"); err == nil || !strings.Contains(out, "Permission denied") {
+		t.Errorf("uid 1001: %q, %v; want permission denied", out, err)
+	}
+}
