@@ -68,8 +68,8 @@ func (f *FS) Mount(mountpoint string, opts *MountOptions) (*Server, error) {
 			EnableSymlinkCaching: f.fixedSymlinks(),
 			// ACLs recorded as system.posix_acl_* xattrs are enforced, as in a checkout.
 			EnableAcl: true,
-			Debug:                o.Debug,
-			Logger:               debugLog,
+			Debug:     o.Debug,
+			Logger:    debugLog,
 		},
 		// Exact modes: a 0000 file stays 0000 (go-fuse would make it 0644).
 		NullPermissions: true,
