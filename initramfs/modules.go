@@ -144,14 +144,16 @@ type resolution struct {
 func resolveModules(ix *moduleIndex, requests []string, optional bool) (*resolution, error) {
 	r := &resolution{ix: ix, state: map[string]int{}}
 	for _, q := range requests {
-		if err := r.request(q, optional); err != nil {
+		if err := r.request(q, optional, false); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
 }
 
-func (r *resolution) request(q string, optional bool) error {
+// request adds the module(s) q names. A soft dependency (soft) that
+// cannot be found is skipped without a trace, as modprobe does.
+func (r *resolution) request(q string, optional, soft bool) error {
 	if _, ok := r.ix.deps[q]; ok { // a path
 		return r.add(q)
 	}
@@ -182,6 +184,9 @@ func (r *resolution) request(q string, optional bool) error {
 	if found {
 		return nil
 	}
+	if soft {
+		return nil
+	}
 	if optional {
 		r.missing = append(r.missing, q)
 		return nil
@@ -202,7 +207,7 @@ func (r *resolution) add(p string) error {
 	r.state[p] = visiting
 	n := r.ix.nameOf[p]
 	for _, s := range r.ix.pre[n] {
-		if err := r.request(s, true); err != nil {
+		if err := r.request(s, true, true); err != nil {
 			return err
 		}
 	}
@@ -221,7 +226,7 @@ func (r *resolution) add(p string) error {
 	r.state[p] = done
 	r.order = append(r.order, p)
 	for _, s := range r.ix.post[n] {
-		if err := r.request(s, true); err != nil {
+		if err := r.request(s, true, true); err != nil {
 			return err
 		}
 	}
