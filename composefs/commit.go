@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gostree/gostree/fsverity"
 	"github.com/gostree/gostree/objstore"
@@ -41,8 +42,12 @@ type CommitOptions struct {
 // ObjectPayload is the redirect payload ostree uses for a content object:
 // its path in a bare repository's objects directory, "ab/cdef….file".
 func ObjectPayload(id objstore.ID) string {
-	s := id.String()
-	return s[:2] + "/" + s[2:] + ".file"
+	var b [2*len(id) + len("/.file")]byte
+	hex.Encode(b[:2], id[:1])
+	b[2] = '/'
+	hex.Encode(b[3:], id[1:])
+	copy(b[3+2*(len(id)-1):], ".file")
+	return string(b[:])
 }
 
 // WriteCommit writes the composefs image of a commit to w, as ostree builds
@@ -138,41 +143,38 @@ func digestObjects(ctx context.Context, repo *objstore.Repo, root *node, jobs in
 		jobs = runtime.GOMAXPROCS(0)
 	}
 	jobs = min(jobs, max(len(todo), 1))
+	// Workers take batches: most digests are a lookup in the repository's
+	// record, far cheaper than handing out one node at a time. Batches stay
+	// small enough to share out the files that must be read.
+	batch := min(max(len(todo)/(8*jobs), 1), 256)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
 		wg       sync.WaitGroup
-		mu       sync.Mutex
+		next     atomic.Int64
+		computed atomic.Int64
+		errOnce  sync.Once
 		firstErr error
-		next     int
-		computed int
 	)
 	for range jobs {
 		wg.Go(func() {
-			for {
-				mu.Lock()
-				if next >= len(todo) || firstErr != nil {
-					mu.Unlock()
+			for ctx.Err() == nil {
+				end := int(next.Add(int64(batch)))
+				start := end - batch
+				if start >= len(todo) {
 					return
 				}
-				n := todo[next]
-				next++
-				mu.Unlock()
-				d, fresh, err := objectDigest(ctx, repo, n.payload)
-				mu.Lock()
-				if err != nil {
-					if firstErr == nil {
-						firstErr = err
-						cancel()
+				for _, n := range todo[start:min(end, len(todo))] {
+					d, fresh, err := objectDigest(ctx, repo, n.payload)
+					if err != nil {
+						errOnce.Do(func() { firstErr = err; cancel() })
+						return
 					}
-					mu.Unlock()
-					return
+					if fresh {
+						computed.Add(1)
+					}
+					n.digest, n.hasDigest = d, true
 				}
-				if fresh {
-					computed++
-				}
-				mu.Unlock()
-				n.digest, n.hasDigest = d, true
 			}
 		})
 	}
@@ -180,7 +182,10 @@ func digestObjects(ctx context.Context, repo *objstore.Repo, root *node, jobs in
 	if firstErr != nil {
 		return firstErr
 	}
-	log.Debug("composefs object digests", "objects", len(todo), "computed", computed)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	log.Debug("composefs object digests", "objects", len(todo), "computed", computed.Load())
 	return nil
 }
 
@@ -223,6 +228,9 @@ func objectDigest(ctx context.Context, repo *objstore.Repo, payload string) (fsv
 }
 
 func payloadID(payload string) (objstore.ID, error) {
+	if id, ok := parseObjectPayload(payload); ok {
+		return id, nil
+	}
 	hexID := strings.Replace(strings.TrimSuffix(payload, ".file"), "/", "", 1)
 	var id objstore.ID
 	if len(hexID) != 64 {
@@ -232,4 +240,17 @@ func payloadID(payload string) (objstore.ID, error) {
 		return id, fmt.Errorf("payload %q does not name an object", payload)
 	}
 	return id, nil
+}
+
+// parseObjectPayload parses ObjectPayload's own spelling without allocating.
+func parseObjectPayload(p string) (id objstore.ID, ok bool) {
+	const n = 2*len(id) + len("/.file")
+	if len(p) != n || p[2] != '/' || p[n-len(".file"):] != ".file" {
+		return id, false
+	}
+	var h [2 * len(id)]byte
+	copy(h[:2], p[:2])
+	copy(h[2:], p[3:])
+	_, err := hex.Decode(id[:], h[:])
+	return id, err == nil
 }

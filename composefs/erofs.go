@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"math/bits"
 	"slices"
@@ -128,10 +129,11 @@ type image struct {
 	inodesEnd  uint64
 	dataStart  uint64
 	dataBlocks uint64
-}
 
-type sharedKey struct {
-	name, value string
+	// Backing store for the xattrs prepare adds and the per-inode lists.
+	xattrs slab[xattr]
+	bytes  slab[byte]
+	refs   slab[int]
 }
 
 // prepare rewrites the tree for overlayfs and lays it out (§7.2 steps 1-7).
@@ -148,8 +150,9 @@ func prepare(root *node, version, maxVersion uint32) (*image, error) {
 	if version < 1 && maxVersion >= 1 && hasWhiteout(root) {
 		version = 1
 	}
-	img := &image{root: root, version: version}
-	if err := img.rewrite(root, root, ""); err != nil {
+	img := &image{root: root, version: version,
+		xattrs: slab[xattr]{chunk: 1024}, bytes: slab[byte]{chunk: 64 << 10}, refs: slab[int]{chunk: 1024}}
+	if err := img.rewrite(root, root); err != nil {
 		return nil, err
 	}
 	if err := root.setXattr(xattrOpaque, []byte("y")); err != nil {
@@ -207,12 +210,12 @@ func hasWhiteout(n *node) bool {
 // rewrite is libcomposefs's rewrite_tree_node_for_erofs: escape overlay
 // xattrs, add metacopy/redirect, turn whiteouts into xattr whiteouts, and
 // add "." and "..". Pre-order, children in name order.
-func (img *image) rewrite(n, parent *node, path string) error {
+func (img *image) rewrite(n, parent *node) error {
 	if err := n.validate(); err != nil {
-		return fmt.Errorf("%s: %w", displayPath(path), err)
+		return fmt.Errorf("%s: %w", nodePath(n), err)
 	}
 	if err := img.addOverlayXattrs(n); err != nil {
-		return fmt.Errorf("%s: %w", displayPath(path), err)
+		return fmt.Errorf("%s: %w", nodePath(n), err)
 	}
 	if !n.isDir() {
 		return nil
@@ -227,11 +230,25 @@ func (img *image) rewrite(n, parent *node, path string) error {
 		if c.link != nil {
 			continue
 		}
-		if err := img.rewrite(c, n, path+"/"+c.name); err != nil {
+		if err := img.rewrite(c, n); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// nodePath is the absolute path of n in its tree, "/" for the root; only
+// error messages need it.
+func nodePath(n *node) string {
+	var names []string
+	for ; n.parent != nil; n = n.parent {
+		names = append(names, n.name)
+	}
+	if len(names) == 0 {
+		return "/"
+	}
+	slices.Reverse(names)
+	return "/" + strings.Join(names, "/")
 }
 
 func displayPath(p string) string {
@@ -248,19 +265,30 @@ func (img *image) addOverlayXattrs(n *node) error {
 		}
 	}
 	if n.typ() == sIFREG && n.size > 0 && n.content == nil {
-		var mc []byte
+		// Both values share one slab allocation.
+		mcLen, rdLen := 0, 0
 		if n.hasDigest {
-			mc = make([]byte, 0, metacopyLen)
-			mc = append(mc, metacopyDigestVersion, metacopyLen, 0, verityAlgSHA256)
+			mcLen = metacopyLen
+		}
+		if n.payload != "" {
+			rdLen = 1 + len(n.payload)
+		}
+		buf := img.bytes.make(mcLen + rdLen)
+		mc := buf[:0:0]
+		if n.hasDigest {
+			mc = append(buf[:0:mcLen], metacopyDigestVersion, metacopyLen, 0, verityAlgSHA256)
 			mc = append(mc, n.digest[:]...)
-		} else {
+		} else if mc == nil {
 			mc = []byte{}
 		}
+		n.xattrs = img.xattrs.grow(n.xattrs, 2)
 		if err := n.setXattr(xattrMetacopy, mc); err != nil {
 			return err
 		}
 		if n.payload != "" {
-			if err := n.setXattr(xattrRedirect, []byte("/"+n.payload)); err != nil {
+			rd := append(buf[mcLen:mcLen:mcLen+rdLen], '/')
+			rd = append(rd, n.payload...)
+			if err := n.setXattr(xattrRedirect, rd); err != nil {
 				return err
 			}
 		}
@@ -313,7 +341,9 @@ func (img *image) computeTree() error {
 			}
 			n.nlink = nl
 		}
-		slices.SortFunc(n.xattrs, func(a, b xattr) int { return strings.Compare(a.name, b.name) })
+		if len(n.xattrs) > 1 {
+			slices.SortFunc(n.xattrs, func(a, b xattr) int { return strings.Compare(a.name, b.name) })
+		}
 		if n.mtimeSec < img.minSec || n.mtimeSec == img.minSec && n.mtimeNsec < img.minNsec {
 			img.minSec, img.minNsec = n.mtimeSec, n.mtimeNsec
 		}
@@ -342,59 +372,154 @@ func (img *image) computeTree() error {
 // computeShared builds the shared xattr table: every (name, value) pair
 // used more than once, sorted by name, value length and value, all
 // descending, as libcomposefs does.
+//
+// Pairs are counted without building a key per xattr: names are interned,
+// a value is first compared with the last value seen under its name (runs
+// of one SELinux label), then looked up by a hash of name and value, and
+// hash collisions are told apart by comparing the bytes. Only the pairs
+// used more than once are sorted; an inode without shared xattrs keeps its
+// (already sorted) xattr list as its inline list.
 func (img *image) computeShared() {
-	type entry struct {
-		x     *xattr
-		count int
-		idx   int
+	total := 0
+	for _, n := range img.order {
+		total += len(n.xattrs)
 	}
-	m := map[sharedKey]*entry{}
-	var all []*entry
+	type pair struct {
+		x     *xattr
+		name  int32 // interned name
+		count int32
+		next  int32 // next pair with the same hash, or -1
+		idx   int32 // index in the shared table, or -1
+	}
+	var (
+		names  nameTable
+		last   []int32 // per name: the pair seen last, or -1
+		pairs  = make([]pair, 0, min(total, 1<<16))
+		byHash = make(map[uint64]int32, min(total, 1<<16))
+		ids    = make([]int32, 0, total) // pair of each xattr, in order
+		seed   = maphash.MakeSeed()
+	)
 	for _, n := range img.order {
 		for i := range n.xattrs {
 			x := &n.xattrs[i]
-			k := sharedKey{x.name, string(x.value)}
-			e := m[k]
-			if e == nil {
-				e = &entry{x: x, idx: -1}
-				m[k] = e
-				all = append(all, e)
+			nid := names.id(x.name)
+			if int(nid) == len(last) {
+				last = append(last, -1)
 			}
-			e.count++
+			if p := last[nid]; p >= 0 && bytes.Equal(pairs[p].x.value, x.value) {
+				pairs[p].count++
+				ids = append(ids, p)
+				continue
+			}
+			h := maphash.Bytes(seed, x.value) ^ uint64(nid)*0x9e3779b97f4a7c15
+			p, ok := byHash[h]
+			if !ok {
+				p = -1
+			}
+			head := p
+			for p >= 0 && (pairs[p].name != nid || !bytes.Equal(pairs[p].x.value, x.value)) {
+				p = pairs[p].next
+			}
+			if p < 0 {
+				p = int32(len(pairs))
+				pairs = append(pairs, pair{x: x, name: nid, next: -1, idx: -1})
+				if head >= 0 {
+					pairs[p].next = head
+				}
+				byHash[h] = p
+			}
+			pairs[p].count++
+			last[nid] = p
+			ids = append(ids, p)
 		}
 	}
-	slices.SortFunc(all, func(a, b *entry) int {
-		if c := strings.Compare(b.x.name, a.x.name); c != 0 {
+	var shared []int32
+	nrefs := 0
+	for p := range pairs {
+		if pairs[p].count > 1 {
+			shared = append(shared, int32(p))
+			nrefs += int(pairs[p].count)
+		}
+	}
+	slices.SortFunc(shared, func(i, j int32) int {
+		a, b := pairs[i].x, pairs[j].x
+		if c := strings.Compare(b.name, a.name); c != 0 {
 			return c
 		}
-		if len(a.x.value) != len(b.x.value) {
-			return len(b.x.value) - len(a.x.value)
+		if len(a.value) != len(b.value) {
+			return len(b.value) - len(a.value)
 		}
-		return bytes.Compare(b.x.value, a.x.value)
+		return bytes.Compare(b.value, a.value)
 	})
+	img.shared = make([]*xattr, len(shared))
+	img.sharedOff = make([]uint64, len(shared))
 	off := uint64(0)
-	for _, e := range all {
-		if e.count > 1 {
-			e.idx = len(img.shared)
-			img.shared = append(img.shared, e.x)
-			img.sharedOff = append(img.sharedOff, off)
-			off += xattrEntrySize(e.x)
-		}
+	for i, p := range shared {
+		pairs[p].idx = int32(i)
+		img.shared[i] = pairs[p].x
+		img.sharedOff[i] = off
+		off += xattrEntrySize(pairs[p].x)
 	}
 	img.sharedSize = off
+	if nrefs > 0 {
+		img.refs.chunk = max(img.refs.chunk, nrefs)
+	}
+	k := 0
 	for _, n := range img.order {
-		n.inline, n.shared = nil, nil
-		for i := range n.xattrs {
-			x := &n.xattrs[i]
-			e := m[sharedKey{x.name, string(x.value)}]
-			if e.idx >= 0 && len(n.shared) < maxSharedRefs {
-				n.shared = append(n.shared, e.idx)
+		xs := n.xattrs
+		xids := ids[k : k+len(xs)]
+		k += len(xs)
+		nsh := 0
+		for _, p := range xids {
+			if pairs[p].idx >= 0 {
+				nsh++
+			}
+		}
+		if nsh == 0 {
+			n.inline, n.shared, n.nshared = xs, nil, 0
+			continue
+		}
+		nsh = min(nsh, maxSharedRefs)
+		n.shared = img.refs.make(nsh)[:0]
+		n.inline = nil
+		if len(xs) > nsh {
+			n.inline = img.xattrs.make(len(xs) - nsh)[:0]
+		}
+		for i, p := range xids {
+			if idx := pairs[p].idx; idx >= 0 && len(n.shared) < maxSharedRefs {
+				n.shared = append(n.shared, int(idx))
 			} else {
-				n.inline = append(n.inline, *x)
+				n.inline = append(n.inline, xs[i])
 			}
 		}
 		n.nshared = len(n.shared)
 	}
+}
+
+// nameTable interns xattr names. A tree has a handful of distinct names,
+// so a short list is searched before the map is.
+type nameTable struct {
+	list []string
+	m    map[string]int32
+}
+
+func (t *nameTable) id(name string) int32 {
+	if len(t.list) <= 8 {
+		for i, s := range t.list {
+			if s == name {
+				return int32(i)
+			}
+		}
+	} else if id, ok := t.m[name]; ok {
+		return id
+	}
+	id := int32(len(t.list))
+	t.list = append(t.list, name)
+	if t.m == nil {
+		t.m = map[string]int32{}
+	}
+	t.m[name] = id
+	return id
 }
 
 // dirBlocks splits a directory's entries into blocks: it calls fn(first,

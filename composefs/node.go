@@ -113,6 +113,13 @@ func (n *node) addChild(c *node, name string) error {
 	if err := validName(name); err != nil {
 		return err
 	}
+	// Inputs arrive in name order (dirtrees and ReadDir are sorted), so the
+	// common case is an append.
+	if k := len(n.children); k == 0 || n.children[k-1].name < name {
+		c.name, c.parent = name, n
+		n.children = append(n.children, c)
+		return nil
+	}
 	i, ok := slices.BinarySearchFunc(n.children, name, func(c *node, s string) int { return strings.Compare(c.name, s) })
 	if ok {
 		return fmt.Errorf("%q: duplicate name", name)
@@ -139,7 +146,7 @@ func validName(name string) error {
 		return fmt.Errorf("invalid file name %q", name)
 	case len(name) > maxNameLen:
 		return fmt.Errorf("file name %.32q... is %d bytes, longer than %d", name, len(name), maxNameLen)
-	case strings.ContainsAny(name, "/\x00"):
+	case strings.IndexByte(name, '/') >= 0 || strings.IndexByte(name, 0) >= 0:
 		return fmt.Errorf("invalid file name %q: contains '/' or NUL", name)
 	}
 	return nil

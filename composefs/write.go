@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"path"
 	"syscall"
 	"time"
 
@@ -89,12 +88,29 @@ func Write(w io.Writer, fsys fs.FS, opts *Options) error {
 	return (&Tree{root: root}).write(w, opts)
 }
 
+// builder allocates the nodes of a tree and their xattr lists from slabs.
+type builder struct {
+	nodes  slab[node]
+	xattrs slab[xattr]
+}
+
+func newBuilder() *builder {
+	return &builder{nodes: slab[node]{chunk: 256}, xattrs: slab[xattr]{chunk: 1024}}
+}
+
+func (b *builder) newNode(mode uint32) *node {
+	n := &b.nodes.make(1)[0]
+	n.mode, n.nlink = mode, 1
+	return n
+}
+
 func buildTree(fsys fs.FS, opts *Options) (*node, error) {
 	fi, err := fs.Stat(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("composefs: %w", err)
 	}
-	root, err := nodeFromInfo(fsys, ".", fi, opts)
+	b := newBuilder()
+	root, err := b.nodeFromInfo(fsys, ".", fi, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -118,15 +134,18 @@ func buildTree(fsys fs.FS, opts *Options) (*node, error) {
 		}
 		for _, e := range ents {
 			name := e.Name()
-			p := path.Join(d.name, name)
 			if err := validName(name); err != nil {
 				return nil, fmt.Errorf("composefs: %s: %w", displayPath(d.name), err)
+			}
+			p := name // path.Join(d.name, name): both are clean
+			if d.name != "." {
+				p = d.name + "/" + name
 			}
 			info, err := e.Info()
 			if err != nil {
 				return nil, fmt.Errorf("composefs: %w", err)
 			}
-			n, err := nodeFromInfo(fsys, p, info, opts)
+			n, err := b.nodeFromInfo(fsys, p, info, opts)
 			if err != nil {
 				return nil, err
 			}
@@ -143,15 +162,23 @@ func buildTree(fsys fs.FS, opts *Options) (*node, error) {
 	return root, nil
 }
 
-func nodeFromInfo(fsys fs.FS, name string, fi fs.FileInfo, opts *Options) (*node, error) {
+func (b *builder) nodeFromInfo(fsys fs.FS, name string, fi fs.FileInfo, opts *Options) (*node, error) {
 	m := objstore.MetaOf(fi)
-	n := newNode(m.Mode)
 	if err := validMode(m.Mode); err != nil {
 		return nil, fmt.Errorf("composefs: %s: %w", name, err)
 	}
+	n := b.newNode(m.Mode)
 	n.uid, n.gid = m.UID, m.GID
 	if mt := fi.ModTime(); !mt.IsZero() && !mt.Equal(time.Unix(0, 0)) {
 		n.mtimeSec, n.mtimeNsec = mt.Unix(), uint32(mt.Nanosecond())
+	}
+	// Room for the metacopy and redirect xattrs prepare adds to a file.
+	room := len(m.Xattrs)
+	if n.typ() == sIFREG && m.Size > 0 {
+		room += 2
+	}
+	if room > 0 {
+		n.xattrs = b.xattrs.make(room)[:0]
 	}
 	for _, x := range m.Xattrs {
 		if err := n.setXattr(x.Name, x.Value); err != nil {
