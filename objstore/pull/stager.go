@@ -92,7 +92,8 @@ func (s *stager) maybeCheckpoint(ctx context.Context) error {
 	old := s.cur
 	s.cur, s.since = &generation{tx: tx}, s.now()
 	s.mu.Unlock()
-	return s.commit(ctx, old)
+	// Everything in old is verified: a cancelled pull still keeps it.
+	return s.commit(context.WithoutCancel(ctx), old)
 }
 
 func (s *stager) commit(ctx context.Context, g *generation) error {
