@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -154,6 +155,11 @@ func (f *fetcher) attempt(ctx context.Context, url string, hdr http.Header, notM
 	transportErr := func(err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		// net/http repeats the method and URL; the error already names them.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
 		}
 		return &TransportError{URL: url, Attempts: 1, Stalled: stalled.Load(), Err: err}
 	}
