@@ -481,3 +481,43 @@ func TestPullSummaryCache(t *testing.T) {
 	}
 	checkComplete(t, src, dst, commit)
 }
+
+// TestPullContentURL fetches objects from contenturl and the rest from url.
+func TestPullContentURL(t *testing.T) {
+	src, commit := sourceRepo(t, 5)
+	meta := newServer(t, src.Path())
+	content := newServer(t, src.Path())
+	dst := objtest.NewRepo(t, objstore.ModeBareUser)
+	if err := dst.AddRemote("origin", meta.URL, &objstore.AddRemoteOptions{NoGPGVerify: true, ContentURL: content.URL}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pull.Pull(t.Context(), dst, "origin", []string{"main"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkComplete(t, src, dst, commit)
+	for _, p := range meta.requests() {
+		if strings.HasPrefix(p, "/objects/") && !strings.HasSuffix(p, ".commitmeta") {
+			t.Errorf("url served %s, which belongs to contenturl", p)
+		}
+	}
+	for _, p := range content.requests() {
+		if !strings.HasPrefix(p, "/objects/") || strings.HasSuffix(p, ".commitmeta") {
+			t.Errorf("contenturl served %s", p)
+		}
+	}
+}
+
+// TestPullGarbageRef serves a ref file that holds no checksum.
+func TestPullGarbageRef(t *testing.T) {
+	src, _ := sourceRepo(t, 1)
+	os.Remove(filepath.Join(src.Path(), "summary"))
+	if err := os.WriteFile(filepath.Join(src.Path(), "refs/heads/bad"), []byte("<html>oops</html>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := newServer(t, src.Path())
+	dst := destRepo(t, objstore.ModeArchive, srv.URL)
+	_, err := pull.Pull(t.Context(), dst, "origin", []string{"bad"}, nil)
+	if !errors.Is(err, objstore.ErrInvalidObject) || !strings.Contains(err.Error(), "bad") {
+		t.Errorf("error = %v, want an invalid ref error", err)
+	}
+}
