@@ -8,8 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"runtime"
-	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/gostree/gostree/fsverity"
@@ -32,8 +30,8 @@ type CommitOptions struct {
 	// (ostree's verity=0). The image then cannot be mounted with
 	// verity=require, and its digest is not the commit's composefs digest.
 	NoDigests bool
-	// Jobs is how many content objects are digested at once when their
-	// digests were not recorded; 0 means GOMAXPROCS.
+	// Jobs is how many goroutines read the tree and look up (or, when not
+	// recorded, compute) object digests; 0 means GOMAXPROCS.
 	Jobs int
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
@@ -63,9 +61,9 @@ func WriteCommit(ctx context.Context, repo *objstore.Repo, commit objstore.ID, w
 //
 // Object digests come from the repository's record when it is still valid
 // (no file data is read then); otherwise they are computed from the object,
-// opts.Jobs at a time. For an archive repository they are computed from the
-// decompressed content, so the image is the one a bare copy of the
-// repository would give.
+// opts.Jobs at a time, as the tree is read. For an archive repository they
+// are computed from the decompressed content, so the image is the one a
+// bare copy of the repository would give.
 func WriteCommitOpts(ctx context.Context, repo *objstore.Repo, commit objstore.ID, w io.Writer, opts *CommitOptions) (fsverity.Digest, error) {
 	cfs, err := repo.CommitFS(ctx, commit)
 	if err != nil {
@@ -86,6 +84,13 @@ func WriteTreeFS(ctx context.Context, repo *objstore.Repo, cfs *objstore.CommitF
 		log = slog.New(slog.DiscardHandler)
 	}
 	commit := cfs.Commit()
+	jobs := opts.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	// The tree is read on jobs goroutines, and each file's digest is looked
+	// up (or computed) as its entry is read.
+	var computed, digested atomic.Int64
 	wopts := &Options{Logger: log, File: func(name string, fi fs.FileInfo) (FileData, error) {
 		if err := ctx.Err(); err != nil {
 			return FileData{}, err
@@ -94,22 +99,32 @@ func WriteTreeFS(ctx context.Context, repo *objstore.Repo, cfs *objstore.CommitF
 		if m.Content.IsZero() {
 			return FileData{}, fmt.Errorf("no content object")
 		}
-		return FileData{Payload: ObjectPayload(m.Content)}, nil
+		fd := FileData{Payload: ObjectPayload(m.Content)}
+		if !opts.NoDigests {
+			d, fresh, err := objectDigest(ctx, repo, m.Content)
+			if err != nil {
+				return FileData{}, err
+			}
+			if fresh {
+				computed.Add(1)
+			}
+			digested.Add(1)
+			fd.Digest = &d
+		}
+		return fd, nil
 	}}
-	root, err := buildTree(cfs, wopts)
+	root, err := buildTree(cfs, wopts, jobs)
 	if err != nil {
 		return fsverity.Digest{}, fmt.Errorf("composefs image of %s: %w", commit, err)
+	}
+	if !opts.NoDigests {
+		log.Debug("composefs object digests", "objects", digested.Load(), "computed", computed.Load())
 	}
 	for _, name := range rootDirs {
 		if root.lookup(name) == nil {
 			if err := root.addChild(newNode(sIFDIR|0o755), name); err != nil {
 				return fsverity.Digest{}, err
 			}
-		}
-	}
-	if !opts.NoDigests {
-		if err := digestObjects(ctx, repo, root, opts.Jobs, log); err != nil {
-			return fsverity.Digest{}, fmt.Errorf("composefs image of %s: %w", commit, err)
 		}
 	}
 	h, err := fsverity.New(nil)
@@ -122,80 +137,9 @@ func WriteTreeFS(ctx context.Context, repo *objstore.Repo, cfs *objstore.CommitF
 	return h.Digest(), nil
 }
 
-// digestObjects fills in the fs-verity digest of every external regular
-// file, from the objects named by their payloads.
-func digestObjects(ctx context.Context, repo *objstore.Repo, root *node, jobs int, log *slog.Logger) error {
-	var todo []*node
-	var walk func(n *node)
-	walk = func(n *node) {
-		for _, c := range n.children {
-			if c.link != nil {
-				continue
-			}
-			if c.typ() == sIFREG && c.size > 0 && c.content == nil && c.hasPayload {
-				todo = append(todo, c)
-			}
-			walk(c)
-		}
-	}
-	walk(root)
-	if jobs <= 0 {
-		jobs = runtime.GOMAXPROCS(0)
-	}
-	jobs = min(jobs, max(len(todo), 1))
-	// Workers take batches: most digests are a lookup in the repository's
-	// record, far cheaper than handing out one node at a time. Batches stay
-	// small enough to share out the files that must be read.
-	batch := min(max(len(todo)/(8*jobs), 1), 256)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		next     atomic.Int64
-		computed atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-	)
-	for range jobs {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				end := int(next.Add(int64(batch)))
-				start := end - batch
-				if start >= len(todo) {
-					return
-				}
-				for _, n := range todo[start:min(end, len(todo))] {
-					d, fresh, err := objectDigest(ctx, repo, n.payload)
-					if err != nil {
-						errOnce.Do(func() { firstErr = err; cancel() })
-						return
-					}
-					if fresh {
-						computed.Add(1)
-					}
-					n.digest, n.hasDigest = d, true
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	log.Debug("composefs object digests", "objects", len(todo), "computed", computed.Load())
-	return nil
-}
-
-// objectDigest returns the fs-verity digest of the object behind a payload
-// and whether it had to be computed.
-func objectDigest(ctx context.Context, repo *objstore.Repo, payload string) (fsverity.Digest, bool, error) {
-	id, err := payloadID(payload)
-	if err != nil {
-		return fsverity.Digest{}, false, err
-	}
+// objectDigest returns the fs-verity digest of a content object and
+// whether it had to be computed.
+func objectDigest(ctx context.Context, repo *objstore.Repo, id objstore.ID) (fsverity.Digest, bool, error) {
 	// The digest recorded when the object was written is the one its file
 	// must have; a file changed since then fails verification at mount
 	// time, which is what the image should make happen.
@@ -225,32 +169,4 @@ func objectDigest(ctx context.Context, repo *objstore.Repo, payload string) (fsv
 		return fsverity.Digest{}, false, fmt.Errorf("fs-verity digest of %s: %w", id, err)
 	}
 	return h.Digest(), true, nil
-}
-
-func payloadID(payload string) (objstore.ID, error) {
-	if id, ok := parseObjectPayload(payload); ok {
-		return id, nil
-	}
-	hexID := strings.Replace(strings.TrimSuffix(payload, ".file"), "/", "", 1)
-	var id objstore.ID
-	if len(hexID) != 64 {
-		return id, fmt.Errorf("payload %q does not name an object", payload)
-	}
-	if _, err := hex.Decode(id[:], []byte(hexID)); err != nil {
-		return id, fmt.Errorf("payload %q does not name an object", payload)
-	}
-	return id, nil
-}
-
-// parseObjectPayload parses ObjectPayload's own spelling without allocating.
-func parseObjectPayload(p string) (id objstore.ID, ok bool) {
-	const n = 2*len(id) + len("/.file")
-	if len(p) != n || p[2] != '/' || p[n-len(".file"):] != ".file" {
-		return id, false
-	}
-	var h [2 * len(id)]byte
-	copy(h[:2], p[:2])
-	copy(h[2:], p[3:])
-	_, err := hex.Decode(id[:], h[:])
-	return id, err == nil
 }

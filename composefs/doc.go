@@ -73,8 +73,11 @@
 //
 // # Concurrency
 //
-// Functions are safe to call concurrently on different outputs. Write and
-// Options.File run on the caller's goroutine; WriteCommit digests objects on
-// up to CommitOptions.Jobs goroutines. The package has no mutable global
-// state.
+// Functions are safe to call concurrently on different outputs. Write reads
+// the tree and calls Options.File on the caller's goroutine; the image is
+// handed to the io.Writer from a helper goroutine (one Write call at a
+// time, all of them before Write returns), so that laying out the image
+// overlaps with writing it. WriteCommit reads the tree and looks up object
+// digests on CommitOptions.Jobs goroutines. The package has no mutable
+// global state.
 package composefs

@@ -1,8 +1,8 @@
 package composefs
 
 import (
-	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
@@ -375,10 +375,11 @@ func (img *image) computeTree() error {
 //
 // Pairs are counted without building a key per xattr: names are interned,
 // a value is first compared with the last value seen under its name (runs
-// of one SELinux label), then looked up by a hash of name and value, and
-// hash collisions are told apart by comparing the bytes. Only the pairs
-// used more than once are sorted; an inode without shared xattrs keeps its
-// (already sorted) xattr list as its inline list.
+// of one SELinux label), then looked up in an open-addressing table by a
+// hash of name and value, hash collisions being told apart by comparing
+// the bytes. Only the pairs used more than once are sorted; an inode
+// without shared xattrs keeps its (already sorted) xattr list as its
+// inline list.
 func (img *image) computeShared() {
 	total := 0
 	for _, n := range img.order {
@@ -388,16 +389,18 @@ func (img *image) computeShared() {
 		x     *xattr
 		name  int32 // interned name
 		count int32
-		next  int32 // next pair with the same hash, or -1
 		idx   int32 // index in the shared table, or -1
 	}
+	// A slot holds the top 32 bits of a pair's hash and its index + 1;
+	// 0 is empty. At most 3/4 full, so probes stay short.
+	slots := make([]uint64, max(16, 1<<bits.Len(uint(total+total/3))))
+	mask := uint64(len(slots) - 1)
 	var (
-		names  nameTable
-		last   []int32 // per name: the pair seen last, or -1
-		pairs  = make([]pair, 0, min(total, 1<<16))
-		byHash = make(map[uint64]int32, min(total, 1<<16))
-		ids    = make([]int32, 0, total) // pair of each xattr, in order
-		seed   = maphash.MakeSeed()
+		names nameTable
+		last  []int32 // per name: the pair seen last, or -1
+		pairs = make([]pair, 0, total)
+		ids   = make([]int32, 0, total) // pair of each xattr, in order
+		seed  = maphash.MakeSeed()
 	)
 	for _, n := range img.order {
 		for i := range n.xattrs {
@@ -412,58 +415,73 @@ func (img *image) computeShared() {
 				continue
 			}
 			h := maphash.Bytes(seed, x.value) ^ uint64(nid)*0x9e3779b97f4a7c15
-			p, ok := byHash[h]
-			if !ok {
-				p = -1
-			}
-			head := p
-			for p >= 0 && (pairs[p].name != nid || !bytes.Equal(pairs[p].x.value, x.value)) {
-				p = pairs[p].next
-			}
-			if p < 0 {
-				p = int32(len(pairs))
-				pairs = append(pairs, pair{x: x, name: nid, next: -1, idx: -1})
-				if head >= 0 {
-					pairs[p].next = head
+			tag := h &^ 0xFFFFFFFF
+			p := int32(-1)
+			for j := h & mask; ; j = (j + 1) & mask {
+				sl := slots[j]
+				if sl == 0 {
+					p = int32(len(pairs))
+					pairs = append(pairs, pair{x: x, name: nid, idx: -1})
+					slots[j] = tag | uint64(p+1)
+					break
 				}
-				byHash[h] = p
+				if sl&^0xFFFFFFFF == tag {
+					q := int32(uint32(sl)) - 1
+					if pairs[q].name == nid && bytes.Equal(pairs[q].x.value, x.value) {
+						p = q
+						break
+					}
+				}
 			}
 			pairs[p].count++
 			last[nid] = p
 			ids = append(ids, p)
 		}
 	}
-	var shared []int32
+
+	// The shared pairs, in table order. Names compare by rank, values by
+	// length and then by their first 8 bytes before all of them.
+	rank := names.descendingRanks()
+	type sortKey struct {
+		rank   int32
+		vlen   int32
+		prefix uint64
+		p      int32
+	}
+	var keys []sortKey
 	nrefs := 0
 	for p := range pairs {
-		if pairs[p].count > 1 {
-			shared = append(shared, int32(p))
-			nrefs += int(pairs[p].count)
+		if pr := &pairs[p]; pr.count > 1 {
+			var b [8]byte
+			copy(b[:], pr.x.value)
+			keys = append(keys, sortKey{rank[pr.name], int32(len(pr.x.value)), binary.BigEndian.Uint64(b[:]), int32(p)})
+			nrefs += int(pr.count)
 		}
 	}
-	slices.SortFunc(shared, func(i, j int32) int {
-		a, b := pairs[i].x, pairs[j].x
-		if c := strings.Compare(b.name, a.name); c != 0 {
-			return c
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		switch {
+		case a.rank != b.rank:
+			return cmp.Compare(a.rank, b.rank)
+		case a.vlen != b.vlen:
+			return cmp.Compare(b.vlen, a.vlen)
+		case a.prefix != b.prefix:
+			return cmp.Compare(b.prefix, a.prefix)
 		}
-		if len(a.value) != len(b.value) {
-			return len(b.value) - len(a.value)
-		}
-		return bytes.Compare(b.value, a.value)
+		return bytes.Compare(pairs[b.p].x.value, pairs[a.p].x.value)
 	})
-	img.shared = make([]*xattr, len(shared))
-	img.sharedOff = make([]uint64, len(shared))
+	img.shared = make([]*xattr, len(keys))
+	img.sharedOff = make([]uint64, len(keys))
 	off := uint64(0)
-	for i, p := range shared {
-		pairs[p].idx = int32(i)
-		img.shared[i] = pairs[p].x
+	for i, k := range keys {
+		x := pairs[k.p].x
+		pairs[k.p].idx = int32(i)
+		img.shared[i] = x
 		img.sharedOff[i] = off
-		off += xattrEntrySize(pairs[p].x)
+		off += xattrEntrySize(x)
 	}
 	img.sharedSize = off
-	if nrefs > 0 {
-		img.refs.chunk = max(img.refs.chunk, nrefs)
-	}
+	img.refs.chunk = max(img.refs.chunk, nrefs)
+
 	k := 0
 	for _, n := range img.order {
 		xs := n.xattrs
@@ -520,6 +538,21 @@ func (t *nameTable) id(name string) int32 {
 	}
 	t.m[name] = id
 	return id
+}
+
+// descendingRanks returns, for each name id, the name's position when the
+// names are sorted in descending byte order.
+func (t *nameTable) descendingRanks() []int32 {
+	order := make([]int32, len(t.list))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(t.list[b], t.list[a]) })
+	rank := make([]int32, len(t.list))
+	for r, id := range order {
+		rank[id] = int32(r)
+	}
+	return rank
 }
 
 // dirBlocks splits a directory's entries into blocks: it calls fn(first,
@@ -650,46 +683,15 @@ func (img *image) tailPadding(n *node, pos, isize, xsize uint64) uint64 {
 	return 0
 }
 
-// sink writes the image sequentially, counting bytes.
-type sink struct {
-	w   *bufio.Writer
-	off uint64
-	err error
-	buf [extSize]byte
-}
-
-func (s *sink) write(b []byte) {
-	if s.err != nil {
-		return
-	}
-	_, s.err = s.w.Write(b)
-	s.off += uint64(len(b))
-}
-
-func (s *sink) writeString(str string) {
-	if s.err != nil {
-		return
-	}
-	_, s.err = s.w.WriteString(str)
-	s.off += uint64(len(str))
-}
-
-// zeros is padding; it is never written to.
-var zeros [blockSize]byte
-
-func (s *sink) pad(n uint64) {
-	for n > 0 && s.err == nil {
-		k := min(n, blockSize)
-		s.write(zeros[:k])
-		n -= k
-	}
-}
-
-func (s *sink) align(a uint64) { s.pad(roundUp(s.off, a) - s.off) }
-
 // emit writes the laid-out image (§7.2 step 8).
 func (img *image) emit(w io.Writer) error {
-	s := &sink{w: bufio.NewWriterSize(w, 64<<10)}
+	s := newSink(w)
+	img.emitTo(s)
+	return s.close()
+}
+
+// emitTo produces the image into s, recording a layout error in s.err.
+func (img *image) emitTo(s *sink) {
 	le := binary.LittleEndian
 
 	// composefs header, then zeros up to the superblock.
@@ -719,31 +721,35 @@ func (img *image) emit(w io.Writer) error {
 	next := img.dataStart / blockSize // next data block
 	for _, n := range img.order {
 		img.emitInode(s, n, &next)
-		if s.err != nil {
-			return s.err
+		if s.err != nil || !s.flushIfFull() {
+			return
 		}
 	}
 	s.align(slotSize)
-	if s.err == nil && s.off != img.inodesEnd {
-		return fmt.Errorf("composefs: internal error: inodes end at %d, want %d", s.off, img.inodesEnd)
+	if s.off() != img.inodesEnd {
+		s.err = fmt.Errorf("composefs: internal error: inodes end at %d, want %d", s.off(), img.inodesEnd)
+		return
 	}
 	for _, x := range img.shared {
 		writeXattrEntry(s, x)
+		if !s.flushIfFull() {
+			return
+		}
 	}
 	s.align(blockSize)
-	if s.err == nil && s.off != img.dataStart {
-		return fmt.Errorf("composefs: internal error: data starts at %d, want %d", s.off, img.dataStart)
+	if s.off() != img.dataStart {
+		s.err = fmt.Errorf("composefs: internal error: data starts at %d, want %d", s.off(), img.dataStart)
+		return
 	}
 	for _, n := range img.order {
 		img.emitData(s, n)
+		if !s.flushIfFull() {
+			return
+		}
 	}
-	if s.err == nil && s.off != img.dataStart+img.dataBlocks*blockSize {
-		return fmt.Errorf("composefs: internal error: image is %d bytes, want %d", s.off, img.dataStart+img.dataBlocks*blockSize)
+	if s.off() != img.dataStart+img.dataBlocks*blockSize {
+		s.err = fmt.Errorf("composefs: internal error: image is %d bytes, want %d", s.off(), img.dataStart+img.dataBlocks*blockSize)
 	}
-	if s.err != nil {
-		return s.err
-	}
-	return s.w.Flush()
 }
 
 func writeXattrEntry(s *sink, x *xattr) {
@@ -770,7 +776,7 @@ func (img *image) nameFilter(n *node) uint32 {
 func (img *image) emitInode(s *sink, n *node, next *uint64) {
 	le := binary.LittleEndian
 	s.pad(n.ipad)
-	start := s.off
+	start := s.off()
 	typ := n.typ()
 	layout := uint16(layoutFlatPlain)
 	if n.tail > 0 {
@@ -813,7 +819,7 @@ func (img *image) emitInode(s *sink, n *node, next *uint64) {
 	if n.xattrSize > 0 {
 		icount = uint16((n.xattrSize-xattrHdrLen)/4 + 1)
 	}
-	b := s.buf[:n.inodeSize()]
+	b := s.tmp[:n.inodeSize()]
 	clear(b)
 	if n.compact {
 		le.PutUint16(b[0:], layout<<1)
@@ -874,8 +880,8 @@ func (img *image) emitInode(s *sink, n *node, next *uint64) {
 			}
 		}
 	}
-	if s.err == nil && s.off-start != n.inodeSize()+n.xattrSize+n.tail {
-		s.err = fmt.Errorf("composefs: internal error: inode %d is %d bytes, want %d", n.ino, s.off-start, n.inodeSize()+n.xattrSize+n.tail)
+	if s.off()-start != n.inodeSize()+n.xattrSize+n.tail {
+		s.err = fmt.Errorf("composefs: internal error: inode %d is %d bytes, want %d", n.ino, s.off()-start, n.inodeSize()+n.xattrSize+n.tail)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"sync"
 	"syscall"
 	"time"
 
@@ -81,7 +82,7 @@ func (o *Options) logger() *slog.Logger {
 // than 32 KiB of xattrs on one inode, and targets or payloads of 4096 bytes
 // or more.
 func Write(w io.Writer, fsys fs.FS, opts *Options) error {
-	root, err := buildTree(fsys, opts)
+	root, err := buildTree(fsys, opts, 1)
 	if err != nil {
 		return err
 	}
@@ -104,7 +105,19 @@ func (b *builder) newNode(mode uint32) *node {
 	return n
 }
 
-func buildTree(fsys fs.FS, opts *Options) (*node, error) {
+// dirJob is a directory whose entries are still to be read.
+type dirJob struct {
+	n    *node
+	name string
+}
+
+// buildTree reads fsys into a tree, breadth-first. With jobs <= 1 it runs
+// on the caller's goroutine, calling opts.File in breadth-first order.
+// Otherwise jobs goroutines read directories at once (each directory's
+// entries by one goroutine, in order), opts.File must be safe for
+// concurrent use, and the error returned is the first one seen. The tree is
+// the same either way.
+func buildTree(fsys fs.FS, opts *Options, jobs int) (*node, error) {
 	fi, err := fs.Stat(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("composefs: %w", err)
@@ -117,49 +130,124 @@ func buildTree(fsys fs.FS, opts *Options) (*node, error) {
 	if !root.isDir() {
 		return nil, errors.New("composefs: root is not a directory")
 	}
-	log := opts.logger()
-	count := 0
-	// Breadth-first keeps at most one directory level of entries pending.
-	type dir struct {
-		n    *node
-		name string
+	var count int
+	if jobs <= 1 {
+		count, err = b.readTree(fsys, root, opts)
+	} else {
+		count, err = readTreeParallel(fsys, root, opts, jobs)
 	}
-	queue := []dir{{root, "."}}
+	if err != nil {
+		return nil, err
+	}
+	opts.logger().Debug("composefs tree built", "inodes", count+1)
+	return root, nil
+}
+
+// readTree adds everything under root, breadth-first, and returns the
+// number of entries added.
+func (b *builder) readTree(fsys fs.FS, root *node, opts *Options) (int, error) {
+	// Breadth-first keeps at most one directory level of entries pending.
+	queue := []dirJob{{root, "."}}
+	count := 0
 	for len(queue) > 0 {
 		d := queue[0]
 		queue = queue[1:]
-		ents, err := fs.ReadDir(fsys, d.name)
+		var (
+			n   int
+			err error
+		)
+		queue, n, err = b.readDir(fsys, d, opts, queue)
+		count += n
 		if err != nil {
-			return nil, fmt.Errorf("composefs: %w", err)
-		}
-		for _, e := range ents {
-			name := e.Name()
-			if err := validName(name); err != nil {
-				return nil, fmt.Errorf("composefs: %s: %w", displayPath(d.name), err)
-			}
-			p := name // path.Join(d.name, name): both are clean
-			if d.name != "." {
-				p = d.name + "/" + name
-			}
-			info, err := e.Info()
-			if err != nil {
-				return nil, fmt.Errorf("composefs: %w", err)
-			}
-			n, err := b.nodeFromInfo(fsys, p, info, opts)
-			if err != nil {
-				return nil, err
-			}
-			if err := d.n.addChild(n, name); err != nil {
-				return nil, fmt.Errorf("composefs: %s: %w", p, err)
-			}
-			count++
-			if n.isDir() {
-				queue = append(queue, dir{n, p})
-			}
+			return count, err
 		}
 	}
-	log.Debug("composefs tree built", "inodes", count+1)
-	return root, nil
+	return count, nil
+}
+
+// readTreeParallel is readTree on jobs goroutines, each with its own
+// builder. Directories are handed out in the order they are found.
+func readTreeParallel(fsys fs.FS, root *node, opts *Options, jobs int) (int, error) {
+	var (
+		mu       sync.Mutex
+		cond     = sync.NewCond(&mu)
+		queue    = []dirJob{{root, "."}}
+		busy     int // directories being read
+		count    int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range jobs {
+		wg.Go(func() {
+			b := newBuilder()
+			var found []dirJob
+			mu.Lock()
+			defer mu.Unlock()
+			for {
+				for len(queue) == 0 && busy > 0 && firstErr == nil {
+					cond.Wait()
+				}
+				if firstErr != nil || len(queue) == 0 {
+					cond.Broadcast()
+					return
+				}
+				d := queue[0]
+				queue = queue[1:]
+				busy++
+				mu.Unlock()
+				var (
+					n   int
+					err error
+				)
+				found, n, err = b.readDir(fsys, d, opts, found[:0])
+				mu.Lock()
+				busy--
+				count += n
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				queue = append(queue, found...)
+				cond.Broadcast()
+			}
+		})
+	}
+	wg.Wait()
+	return count, firstErr
+}
+
+// readDir adds the entries of directory d to d.n, appends its
+// subdirectories to subdirs, and returns them with the number of entries
+// added.
+func (b *builder) readDir(fsys fs.FS, d dirJob, opts *Options, subdirs []dirJob) ([]dirJob, int, error) {
+	ents, err := fs.ReadDir(fsys, d.name)
+	if err != nil {
+		return subdirs, 0, fmt.Errorf("composefs: %w", err)
+	}
+	for i, e := range ents {
+		name := e.Name()
+		if err := validName(name); err != nil {
+			return subdirs, i, fmt.Errorf("composefs: %s: %w", displayPath(d.name), err)
+		}
+		p := name // path.Join(d.name, name): both are clean
+		if d.name != "." {
+			p = d.name + "/" + name
+		}
+		info, err := e.Info()
+		if err != nil {
+			return subdirs, i, fmt.Errorf("composefs: %w", err)
+		}
+		n, err := b.nodeFromInfo(fsys, p, info, opts)
+		if err != nil {
+			return subdirs, i, err
+		}
+		if err := d.n.addChild(n, name); err != nil {
+			return subdirs, i, fmt.Errorf("composefs: %s: %w", p, err)
+		}
+		if n.isDir() {
+			subdirs = append(subdirs, dirJob{n, p})
+		}
+	}
+	return subdirs, len(ents), nil
 }
 
 func (b *builder) nodeFromInfo(fsys fs.FS, name string, fi fs.FileInfo, opts *Options) (*node, error) {
