@@ -7,7 +7,7 @@ export PATH=/usr/bin:/usr/sbin
 cmdline=" $(cat /proc/cmdline) "
 arg() { echo "$cmdline" | sed -n "s/.* $1=\([^ ]*\) .*/\1/p"; }
 
-echo "GOSTREE-TEST: init started"
+echo "GOSTREE-TEST: init started at uptime $(cut -d' ' -f1 /proc/uptime) s"
 if m=$(cat /usr/share/gostree-test/marker); then
 	echo "GOSTREE-MARKER: $m"
 else
@@ -50,6 +50,8 @@ swap-image)
 	status=failed
 	;;
 esac
+# A clean file system, so the next boot does not replay the journal.
+mount -o remount,ro /sysroot 2>/dev/null
 sync
 echo "GOSTREE-TEST-DONE: ${action:-none} $status"
 poweroff -f

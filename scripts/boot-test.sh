@@ -27,7 +27,8 @@
 #
 # Environment: GOSTREE_BOOTTEST_CACHE (kernel cache, default
 # /var/cache/gostree-boottest), DEBIAN_MIRROR, KERNEL_SUITES (default
-# "bookworm-backports trixie"), BOOT_TIMEOUT, KEEP=1 (keep the work
+# "bookworm-backports trixie"), BOOT_TIMEOUT, BOOT_EXTRA_KARGS (e.g.
+# gostree.debug for the helper's step timings), KEEP=1 (keep the work
 # directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -228,7 +229,7 @@ boot() {
 	timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 \
 		-kernel "$WORK/vmlinuz" -initrd "$WORK/initrd" \
 		-drive "file=$DISK,if=virtio,format=raw,cache=unsafe" \
-		-append "$options console=ttyS0 panic=-1 loglevel=5 $*" \
+		-append "$options console=ttyS0 panic=-1 loglevel=5 $* ${BOOT_EXTRA_KARGS:-}" \
 		-nographic -no-reboot -nodefaults -serial stdio -monitor none \
 		</dev/null >"$WORK/$name.log" 2>&1 || rc=$?
 	tr -d '\r' <"$WORK/$name.log" >"$WORK/$name.txt"

@@ -86,11 +86,9 @@ func runPrepareRoot(ctx context.Context, args []string, stdout, stderr io.Writer
 // printing why; the caller exits, and the kernel panics ("Attempted to
 // kill init"), which honours panic=N.
 func runInit(ctx context.Context, console io.Writer) int {
-	verbose := false
-	if b, err := os.ReadFile("/proc/cmdline"); err == nil {
-		verbose = prepareroot.ParseCmdline(string(b)).Has("gostree.debug")
-	}
-	err := prepareroot.Init(ctx, &prepareroot.InitOptions{Logger: consoleLogger(console, verbose)})
+	level := &slog.LevelVar{}
+	log := slog.New(&lineHandler{w: console, level: level, mu: &sync.Mutex{}})
+	err := prepareroot.Init(ctx, &prepareroot.InitOptions{Logger: log, LogLevel: level})
 	reportFailure(console, err)
 	unix.Sync()
 	return 1
@@ -108,21 +106,21 @@ func reportFailure(w io.Writer, err error) {
 // consoleLogger prints "gostree-prepare-root: MESSAGE key=value…" lines,
 // readable on a serial console.
 func consoleLogger(w io.Writer, verbose bool) *slog.Logger {
-	level := slog.LevelInfo
+	level := &slog.LevelVar{}
 	if verbose {
-		level = slog.LevelDebug
+		level.Set(slog.LevelDebug)
 	}
 	return slog.New(&lineHandler{w: w, level: level, mu: &sync.Mutex{}})
 }
 
 type lineHandler struct {
 	w     io.Writer
-	level slog.Level
+	level slog.Leveler
 	attrs []slog.Attr
 	mu    *sync.Mutex
 }
 
-func (h *lineHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level }
+func (h *lineHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 
 func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder

@@ -23,6 +23,9 @@ type InitOptions struct {
 	RootWait time.Duration
 	// Logger receives progress at Info; nil discards.
 	Logger *slog.Logger
+	// LogLevel, if set, is Logger's level: Init lowers it to Debug when
+	// the kernel command line has gostree.debug (step timings).
+	LogLevel *slog.LevelVar
 }
 
 // Timings are the phases of Init, for boot-time measurements.
@@ -99,11 +102,15 @@ func Init(ctx context.Context, opts *InitOptions) error {
 	}
 	cmdline := string(cmdlineBytes)
 	args := ParseCmdline(cmdline)
+	if o.LogLevel != nil && args.Has("gostree.debug") {
+		o.LogLevel.Set(slog.LevelDebug)
+	}
 
 	mods, err := LoadModules(o.ModuleList)
 	if err != nil {
 		return fmt.Errorf("module list %s: %w", o.ModuleList, err)
 	}
+	log.Debug("early mounts and modules", "ms", ms(time.Since(start)))
 	for _, m := range mods {
 		tm.Modules += m.Elapsed
 		if m.Err != nil {
@@ -142,7 +149,7 @@ func Init(ctx context.Context, opts *InitOptions) error {
 		return err
 	}
 	tm.RootMount = time.Since(t)
-	log.Info("root mounted", "device", dev, "type", fstype)
+	log.Debug("root mounted", "device", dev, "type", fstype)
 
 	init := "/sbin/init"
 	if v, ok := args.Get("init"); ok && v != "" {
@@ -154,7 +161,6 @@ func Init(ctx context.Context, opts *InitOptions) error {
 		return err
 	}
 	tm.Prepare = time.Since(t)
-	unix.Sync()
 	tm.Total = time.Since(start)
 	log.Info("switching root",
 		"init", init, "composefs", res.Composefs, "verity", res.Verity,

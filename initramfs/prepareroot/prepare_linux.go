@@ -65,6 +65,12 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		o.RunDir = "/run"
 	}
 	log := o.logger()
+	last := start
+	step := func(name string) { // debug timings of each step
+		now := time.Now()
+		log.Debug("step", "name", name, "ms", float64(now.Sub(last).Microseconds())/1000)
+		last = now
+	}
 	sysroot := filepath.Clean(o.Sysroot)
 	if o.Cmdline == "" {
 		b, err := os.ReadFile("/proc/cmdline")
@@ -101,7 +107,8 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	log.Info("deployment", "dir", "/"+dep.RelDir, "composefs", mode.String())
+	log.Debug("deployment", "dir", "/"+dep.RelDir, "composefs", mode.String())
+	step("resolve")
 	res := &Result{Deployment: dep, Mode: mode}
 
 	repo := filepath.Join(sysroot, "ostree", "repo")
@@ -137,7 +144,7 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 	}
 
 	if useCfs {
-		if err := mountComposefs(ctx, &o, cfg, dep, repo, image, tmp, res); err != nil {
+		if err := mountComposefs(ctx, &o, cfg, dep, repo, image, tmp, res, step); err != nil {
 			return fail(err)
 		}
 		mounted(tmp)
@@ -165,6 +172,7 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		if err := checkReadable(tmp, o.CheckInit); err != nil {
 			return fail(err)
 		}
+		step("check init")
 	}
 
 	ro := useCfs
@@ -209,6 +217,7 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		return fail(fmt.Errorf("write ostree-booted: %w", err))
 	}
 	undo = append(undo, func() { os.Remove(filepath.Join(o.RunDir, "ostree-booted")) })
+	step("bind mounts, ostree-booted")
 
 	phys := filepath.Join(tmp, "sysroot")
 	if !isDir(phys) {
@@ -233,18 +242,20 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		}
 		res.SysrootReadOnly = true
 	}
+	step("move mounts")
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
 
 // mountComposefs checks the deployment's image against its commit and
 // mounts it at target.
-func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deployment, repo, image, target string, res *Result) error {
+func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deployment, repo, image, target string, res *Result, step func(string)) error {
 	log := o.logger()
 	c, err := readCommit(repo, dep.Commit)
 	if err != nil {
 		return err
 	}
+	step("read commit")
 	if res.Mode == ComposefsSigned {
 		keys, err := readPublicKeys(cfg.KeyPath)
 		if err != nil {
@@ -270,6 +281,7 @@ func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deploymen
 	if digest != nil {
 		res.ImageDigest, res.ImageDigestFrom = fmt.Sprintf("%x", digest), from
 	}
+	step("image digest")
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -283,6 +295,7 @@ func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deploymen
 		return err
 	}
 	res.Loop = loop
+	step("mount EROFS")
 	// The overlay holds the EROFS superblock; the lower mount itself goes.
 	defer func() {
 		if err := unix.Unmount(lower, unix.MNT_DETACH); err != nil {
@@ -294,7 +307,8 @@ func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deploymen
 		return err
 	}
 	res.Composefs, res.Verity = true, verity
-	log.Info("composefs mounted", "verity", map[bool]string{true: "require", false: "off"}[verity],
+	step("mount overlay")
+	log.Info("composefs mounted", "deployment", "/"+dep.RelDir, "verity", map[bool]string{true: "require", false: "off"}[verity],
 		"image_digest", res.ImageDigest, "digest_from", res.ImageDigestFrom, "loop", loop)
 	return nil
 }
