@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
+	"github.com/klauspost/compress/flate"
 	"golang.org/x/sys/unix"
 
 	"github.com/gostree/gostree/keyfile"
@@ -48,7 +50,23 @@ type Repo struct {
 	euid int
 	// verity is the lazily loaded fs-verity digest log.
 	verity *verityIndex
+	// deflaters reuses archive-z2 compressors: a flate.Writer holds
+	// hundreds of KiB of state, too much to allocate per small file.
+	deflaters sync.Pool
 }
+
+// deflater returns a raw DEFLATE writer (archive-z2's level) writing to w;
+// give it back with putDeflater after Close.
+func (r *Repo) deflater(w io.Writer) *flate.Writer {
+	if zw, ok := r.deflaters.Get().(*flate.Writer); ok {
+		zw.Reset(w)
+		return zw
+	}
+	zw, _ := flate.NewWriter(w, archiveLevel) // the level is valid
+	return zw
+}
+
+func (r *Repo) putDeflater(zw *flate.Writer) { r.deflaters.Put(zw) }
 
 // repoDirs are created by Init, as `ostree init` does.
 var repoDirs = []string{"objects", "tmp", "tmp/cache", "extensions", "state", "refs", "refs/heads", "refs/mirrors", "refs/remotes"}

@@ -398,9 +398,10 @@ func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []by
 	if tx.r.mode == ModeArchive {
 		var b bytes.Buffer
 		tx.writeArchiveHeader(&b, m)
-		zw, _ := flate.NewWriter(&b, archiveLevel)
+		zw := tx.r.deflater(&b)
 		zw.Write(data)
 		zw.Close()
+		tx.r.putDeflater(zw)
 		data = b.Bytes()
 	}
 	err = writeAll(fd, data)
@@ -482,7 +483,8 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader, h hash.Hash) (ID, error
 		if err := tx.writeArchiveHeader(bw, m); err != nil {
 			return fail(fmt.Errorf("write content: %w", err))
 		}
-		zw, _ = flate.NewWriter(bw, archiveLevel)
+		zw = tx.r.deflater(bw)
+		defer tx.r.putDeflater(zw)
 		w = zw
 	}
 	var vh *fsverity.Hasher
