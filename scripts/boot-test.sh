@@ -270,7 +270,7 @@ pass "stage 1: fs-verity enabled on the objects inside the VM"
 boot v1 gostree.test=upgrade
 expect v1 'GOSTREE-MARKER: GOSTREE-MARKER-v1' "v1 marker missing"
 expect v1 "$ROOT_VERITY" "the root is not a composefs overlay with verity=require"
-expect v1 'gostree-prepare-root: composefs mounted verity=require' "the helper did not mount with verity"
+expect v1 'gostree-prepare-root: composefs mounted .* verity=require' "the helper did not mount with verity"
 expect v1 'GOSTREE-TEST-DONE: upgrade ok' "gostree admin upgrade failed"
 pass "boot v1 with verity=require (marker from the composefs root)"
 
