@@ -51,10 +51,17 @@ type xattr struct {
 // node is one inode (or hardlink entry) of the tree an image is built from,
 // the equivalent of libcomposefs's lcfs_node.
 type node struct {
+	// Fields holding pointers come first, so the garbage collector scans
+	// only this part of a node.
 	name     string
 	parent   *node
 	children []*node // sorted by name (bytes); "." and ".." after rewrite
 	link     *node   // hardlink target; a link node carries no other data
+	xattrs   []xattr
+	payload  string
+	content  []byte  // inline content, nil for none
+	inline   []xattr // layout: xattrs stored in the inode, sorted
+	shared   []int   // layout: indexes into the shared table, in name order
 
 	mode       uint32
 	uid, gid   uint32
@@ -63,10 +70,7 @@ type node struct {
 	rdev       uint64
 	mtimeSec   int64
 	mtimeNsec  uint32
-	xattrs     []xattr
-	payload    string
 	hasPayload bool
-	content    []byte // inline content, nil for none
 	digest     [32]byte
 	hasDigest  bool
 
@@ -78,9 +82,7 @@ type node struct {
 	tail      uint64
 	xattrSize uint64
 	ipad      uint64
-	inline    []xattr // xattrs stored in the inode, sorted
-	shared    []int   // indexes into the shared table, in name order
-	nshared   int     // len(shared) (== xattrs referenced through the table)
+	nshared   int // len(shared) (== xattrs referenced through the table)
 }
 
 func (n *node) typ() uint32 { return n.mode & sIFMT }
