@@ -140,7 +140,8 @@ for _ in $(seq 100); do
 done
 URL=http://127.0.0.1:$PORT
 
-# timed NAME CMD...: runs CMD; prints "SECONDS EXIT REQUESTS BYTES" (from the access log).
+# timed NAME CMD...: runs CMD; prints "SECONDS EXIT REQUESTS BYTES CPU" (requests and bytes from
+# the access log, CPU = user + system seconds of CMD).
 timed() {
 	local name=$1
 	shift
@@ -148,30 +149,32 @@ timed() {
 	before=$(wc -l <"$NG/access.log" 2>/dev/null || echo 0)
 	sync
 	start=$(date +%s.%N)
-	"$@" >"$LOGS/$name.out" 2>"$LOGS/$name.err" || rc=$?
+	/usr/bin/time -f '%U %S' -o "$LOGS/$name.time" "$@" >"$LOGS/$name.out" 2>"$LOGS/$name.err" || rc=$?
 	end=$(date +%s.%N)
 	sleep 0.2 # let nginx finish its log lines
 	tail -n +"$((before + 1))" "$NG/access.log" >"$LOGS/$name.access"
-	printf '%s %s %s %s\n' "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')" "$rc" \
-		"$(wc -l <"$LOGS/$name.access")" "$(awk '{ s += $3 } END { print s + 0 }' "$LOGS/$name.access")"
+	printf '%s %s %s %s %s\n' "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')" "$rc" \
+		"$(wc -l <"$LOGS/$name.access")" "$(awk '{ s += $3 } END { print s + 0 }' "$LOGS/$name.access")" \
+		"$(awk 'END { printf "%.2f", $1 + $2 }' "$LOGS/$name.time")"
 }
 
 rows=()
 declare -A secs
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 run_pull() { # TOOL MODE RUN
 	local tool=$1 mode=$2 run=$3 repo=$WORK/dst-$2-$1 name=$2-$1-$3 bin=$OSTREE
 	[[ $tool == gostree ]] && bin=$GOSTREE
 	log "$name"
-	read -r s rc n bytes < <(timed "$name" "$bin" --repo="$repo" pull origin main)
+	read -r s rc n bytes cpu < <(timed "$name" "$bin" --repo="$repo" pull origin main)
 	if [[ $rc != 0 ]]; then
-		rows+=("| $mode | $tool | $run | FAILED (exit $rc, $LOGS/$name.err) | | | |")
+		rows+=("| $mode | $tool | $run | FAILED (exit $rc, $LOGS/$name.err) | | | | |")
 		failures=$((failures + 1))
 		return
 	fi
 	secs[$name]=$s
 	local fsck=ok
 	"$bin" --repo="$repo" fsck >"$LOGS/$name.fsck" 2>&1 || { fsck="FSCK FAILED"; failures=$((failures + 1)); }
-	rows+=("| $mode | $tool | $run | $s | $n | $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }') | $fsck |")
+	rows+=("| $mode | $tool | $run | $s | $cpu | $n | $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }') | $fsck |")
 }
 
 for mode in "${MODES[@]}"; do
@@ -202,8 +205,10 @@ echo "$(date -u +%F), $(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit
 echo "Source: archive repo made by ostree from $NGEN generated files (objtest.MakeTree seed 1; $nobjects objects), served by nginx on 127.0.0.1."
 echo "\"1% change\": $changed files changed, new commit, same destination repos. Bytes = nginx \$bytes_sent (headers included)."
 echo
-echo "| dest mode | tool | run | seconds | requests | MiB sent | fsck |"
-echo "|---|---|---|---:|---:|---:|---|"
+echo "Load average before: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: wall times vary, CPU seconds less)."
+echo
+echo "| dest mode | tool | run | seconds | CPU s | requests | MiB sent | fsck |"
+echo "|---|---|---|---:|---:|---:|---:|---|"
 printf '%s\n' "${rows[@]}"
 echo
 for mode in "${MODES[@]}"; do
