@@ -534,3 +534,39 @@ func TestPullOversizedMetadata(t *testing.T) {
 		t.Errorf("error = %v, want an oversized object error", err)
 	}
 }
+
+// TestPullDroppedConnection has the server close the connection without an
+// answer, every time, for one object: the pull retries, then fails with a
+// transport error, and the repository stays consistent.
+func TestPullDroppedConnection(t *testing.T) {
+	src, commit := sourceRepo(t, 5)
+	obj := pickObjects(t, src, commit)
+	srv := newServer(t, src.Path())
+	srv.setFault(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != objectPath(obj.small) {
+			return false
+		}
+		conn, _, err := http.NewResponseController(w.(*statusWriter).ResponseWriter).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return true
+	})
+	dst := destRepo(t, objstore.ModeBareUser, srv.URL)
+	_, err := pull.Pull(t.Context(), dst, "origin", []string{"main"}, fastOptions())
+	var te *pull.TransportError
+	if !errors.As(err, &te) || te.Attempts != 3 || te.Stalled {
+		t.Fatalf("error = %v, want a *TransportError after 3 attempts", err)
+	}
+	t.Logf("error: %v", err)
+	// net/http itself retries a GET once on a reused connection that closed
+	// before answering, so the server may see more than 3 requests.
+	if n := count(srv.requests(), objectPath(obj.small)); n < 3 {
+		t.Errorf("dropped object requested %d times, want at least 3", n)
+	}
+	if _, err := dst.ResolveRef("origin:main"); err == nil {
+		t.Error("ref moved")
+	}
+	fsckClean(t, dst)
+	assertNoStaging(t, dst)
+}
