@@ -161,6 +161,12 @@ func (f *fetcher) attempt(ctx context.Context, url string, hdr http.Header, notM
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
+		switch {
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			err = fmt.Errorf("response cut short: %w", err)
+		case errors.Is(err, io.EOF):
+			err = fmt.Errorf("connection closed without a response: %w", err)
+		}
 		return &TransportError{URL: url, Attempts: 1, Stalled: stalled.Load(), Err: err}
 	}
 
