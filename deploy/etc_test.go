@@ -91,7 +91,11 @@ func TestEtcMerge(t *testing.T) {
 		{"changed upstream, untouched locally", spec{"a": "f:1"}, func(string) {}, spec{"a": "f:2"}, spec{"a": "f:2"}},
 		{"added upstream", spec{"a": "f:1"}, func(string) {}, spec{"a": "f:1", "b": "f:new"}, spec{"a": "f:1", "b": "f:new"}},
 		{"removed upstream", spec{"a": "f:1", "b": "f:b"}, func(string) {}, spec{"a": "f:1"}, spec{"a": "f:1"}},
-		{"file became dir locally", spec{"x": "f:1"}, func(e string) { os.Remove(e + "/x"); os.Mkdir(e+"/x", 0o755); os.WriteFile(e+"/x/in", []byte("i"), 0o644) }, spec{"x": "f:2"}, spec{"x": "d", "x/in": "f:i"}},
+		{"file became dir locally", spec{"x": "f:1"}, func(e string) {
+			os.Remove(e + "/x")
+			os.Mkdir(e+"/x", 0o755)
+			os.WriteFile(e+"/x/in", []byte("i"), 0o644)
+		}, spec{"x": "f:2"}, spec{"x": "d", "x/in": "f:i"}},
 		{"dir became symlink locally", spec{"d": "d", "d/f": "f:1"}, func(e string) { os.RemoveAll(e + "/d"); os.Symlink("/elsewhere", e+"/d") }, spec{"d": "d", "d/f": "f:2"}, spec{"d": "l:/elsewhere"}},
 		{"symlink retargeted locally", spec{"l": "l:a"}, func(e string) { os.Remove(e + "/l"); os.Symlink("b", e+"/l") }, spec{"l": "l:c"}, spec{"l": "l:b"}},
 		{"permissions changed locally", spec{"p": "f:1"}, func(e string) { os.Chmod(e+"/p", 0o600) }, spec{"p": "f:2"}, spec{"p": "f:1@rw-------"}},
