@@ -99,7 +99,9 @@ func runInit(ctx context.Context, console io.Writer) int {
 func reportFailure(w io.Writer, err error) {
 	fmt.Fprintf(w, "gostree-prepare-root: FAILED: %v\n", err)
 	for _, m := range prepareroot.KernelMessages([]string{"overlayfs:", "fs-verity", "erofs", "EXT4-fs error"}, 8) {
-		fmt.Fprintf(w, "gostree-prepare-root: kernel: %s\n", m)
+		if !strings.Contains(m, "mounted with root inode") { // EROFS's success message
+			fmt.Fprintf(w, "gostree-prepare-root: kernel: %s\n", m)
+		}
 	}
 }
 
