@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gostree/gostree/fsverity"
@@ -88,9 +89,10 @@ func WriteTreeFS(ctx context.Context, repo *objstore.Repo, cfs *objstore.CommitF
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
-	// The tree is read on jobs goroutines, and each file's digest is looked
-	// up (or computed) as its entry is read.
-	var computed, digested atomic.Int64
+	// The tree is read on jobs goroutines, and each file's recorded digest
+	// is looked up as its entry is read. Digests that were not recorded are
+	// computed afterwards, jobs files at a time: a directory is read by one
+	// goroutine, and a big one would otherwise be digested serially.
 	wopts := &Options{Logger: log, File: func(name string, fi fs.FileInfo) (FileData, error) {
 		if err := ctx.Err(); err != nil {
 			return FileData{}, err
@@ -101,15 +103,9 @@ func WriteTreeFS(ctx context.Context, repo *objstore.Repo, cfs *objstore.CommitF
 		}
 		fd := FileData{Payload: ObjectPayload(m.Content)}
 		if !opts.NoDigests {
-			d, fresh, err := objectDigest(ctx, repo, m.Content)
-			if err != nil {
-				return FileData{}, err
+			if d, ok := recordedDigest(repo, m.Content); ok {
+				fd.Digest = &d
 			}
-			if fresh {
-				computed.Add(1)
-			}
-			digested.Add(1)
-			fd.Digest = &d
 		}
 		return fd, nil
 	}}
@@ -117,14 +113,16 @@ func WriteTreeFS(ctx context.Context, repo *objstore.Repo, cfs *objstore.CommitF
 	if err != nil {
 		return fsverity.Digest{}, fmt.Errorf("composefs image of %s: %w", commit, err)
 	}
-	if !opts.NoDigests {
-		log.Debug("composefs object digests", "objects", digested.Load(), "computed", computed.Load())
-	}
 	for _, name := range rootDirs {
 		if root.lookup(name) == nil {
 			if err := root.addChild(newNode(sIFDIR|0o755), name); err != nil {
 				return fsverity.Digest{}, err
 			}
+		}
+	}
+	if !opts.NoDigests {
+		if err := computeDigests(ctx, repo, root, jobs, log); err != nil {
+			return fsverity.Digest{}, fmt.Errorf("composefs image of %s: %w", commit, err)
 		}
 	}
 	h, err := fsverity.New(nil)
@@ -137,36 +135,113 @@ func WriteTreeFS(ctx context.Context, repo *objstore.Repo, cfs *objstore.CommitF
 	return h.Digest(), nil
 }
 
-// objectDigest returns the fs-verity digest of a content object and
-// whether it had to be computed.
-func objectDigest(ctx context.Context, repo *objstore.Repo, id objstore.ID) (fsverity.Digest, bool, error) {
-	// The digest recorded when the object was written is the one its file
-	// must have; a file changed since then fails verification at mount
-	// time, which is what the image should make happen.
+// recordedDigest returns the fs-verity digest recorded for a content
+// object when the object was written, if the record is still valid. That is
+// the digest its file must have: a file changed since then fails
+// verification at mount time, which is what the image should make happen.
+func recordedDigest(repo *objstore.Repo, id objstore.ID) (fsverity.Digest, bool) {
 	if _, d, ok := repo.KnownContent(id); ok {
-		return d, false, nil
+		return d, true
 	}
 	if d, err := repo.RecordedVerity(id); err == nil {
-		return d, false, nil
+		return d, true
 	}
-	if err := ctx.Err(); err != nil {
-		return fsverity.Digest{}, false, err
+	return fsverity.Digest{}, false
+}
+
+// computeDigests computes the fs-verity digest of every external regular
+// file that has none yet, from the object its payload names, jobs files at
+// a time.
+func computeDigests(ctx context.Context, repo *objstore.Repo, root *node, jobs int, log *slog.Logger) error {
+	var todo []*node
+	files := 0
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, c := range n.children {
+			if c.link != nil {
+				continue
+			}
+			if c.typ() == sIFREG && c.size > 0 && c.content == nil && c.hasPayload {
+				files++
+				if !c.hasDigest {
+					todo = append(todo, c)
+				}
+			}
+			walk(c)
+		}
+	}
+	walk(root)
+	log.Debug("composefs object digests", "objects", files, "computed", len(todo))
+	if len(todo) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		next     atomic.Int64
+		errOnce  sync.Once
+		firstErr error
+	)
+	for range min(jobs, len(todo)) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= len(todo) {
+					return
+				}
+				n := todo[i]
+				d, err := computeDigest(ctx, repo, n.payload)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				n.digest, n.hasDigest = d, true
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// computeDigest computes the fs-verity digest of the object behind a
+// payload: from its file in a bare repository, from its decompressed
+// content otherwise.
+func computeDigest(ctx context.Context, repo *objstore.Repo, payload string) (fsverity.Digest, error) {
+	id, ok := parseObjectPayload(payload)
+	if !ok {
+		return fsverity.Digest{}, fmt.Errorf("payload %q does not name an object", payload)
 	}
 	if repo.Mode().IsBare() {
-		d, err := repo.VerityDigest(ctx, id)
-		return d, true, err
+		return repo.VerityDigest(ctx, id)
 	}
 	_, rc, err := repo.OpenContent(ctx, id)
 	if err != nil {
-		return fsverity.Digest{}, false, fmt.Errorf("fs-verity digest of %s: %w", id, err)
+		return fsverity.Digest{}, fmt.Errorf("fs-verity digest of %s: %w", id, err)
 	}
 	defer rc.Close()
 	h, err := fsverity.New(nil)
 	if err != nil {
-		return fsverity.Digest{}, false, err
+		return fsverity.Digest{}, err
 	}
 	if _, err := io.Copy(h, rc); err != nil {
-		return fsverity.Digest{}, false, fmt.Errorf("fs-verity digest of %s: %w", id, err)
+		return fsverity.Digest{}, fmt.Errorf("fs-verity digest of %s: %w", id, err)
 	}
-	return h.Digest(), true, nil
+	return h.Digest(), nil
+}
+
+// parseObjectPayload parses ObjectPayload's spelling of an object ID.
+func parseObjectPayload(p string) (id objstore.ID, ok bool) {
+	const n = 2*len(id) + len("/.file")
+	if len(p) != n || p[2] != '/' || p[n-len(".file"):] != ".file" {
+		return id, false
+	}
+	var h [2 * len(id)]byte
+	copy(h[:2], p[:2])
+	copy(h[2:], p[3:])
+	_, err := hex.Decode(id[:], h[:])
+	return id, err == nil
 }

@@ -262,7 +262,7 @@ func (img *image) addOverlayXattrs(n *node) error {
 		}
 	}
 	if n.typ() == sIFREG && n.size > 0 && n.content == nil {
-		// Both values share one slab allocation.
+		// Both values come from one slab allocation.
 		mcLen, rdLen := 0, 0
 		if n.hasDigest {
 			mcLen = metacopyLen
@@ -271,12 +271,10 @@ func (img *image) addOverlayXattrs(n *node) error {
 			rdLen = 1 + len(n.payload)
 		}
 		buf := img.bytes.make(mcLen + rdLen)
-		mc := buf[:0:0]
+		mc := []byte{} // without a digest, the metacopy xattr is empty
 		if n.hasDigest {
 			mc = append(buf[:0:mcLen], metacopyDigestVersion, metacopyLen, 0, verityAlgSHA256)
 			mc = append(mc, n.digest[:]...)
-		} else if mc == nil {
-			mc = []byte{}
 		}
 		n.xattrs = img.xattrs.grow(n.xattrs, 2)
 		if err := n.setXattr(xattrMetacopy, mc); err != nil {
