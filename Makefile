@@ -11,6 +11,7 @@ all: build
 build:
 	$(GO) build -o $(BIN)/gostree ./cmd/gostree
 	$(GO) build -o $(BIN)/gostree-mount ./cmd/gostree-mount
+	CGO_ENABLED=0 $(GO) build -tags initramfs -trimpath -ldflags='-s -w' -o $(BIN)/gostree-prepare-root ./cmd/gostree-mount
 
 # All tests. Privileged and kernel-dependent tests skip with a reason unless
 # the capability is there (CI runs as root, so there they run);

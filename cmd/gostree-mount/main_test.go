@@ -1,3 +1,5 @@
+//go:build !initramfs
+
 package main
 
 import (
