@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gostree/gostree/fsverity"
 	"github.com/gostree/gostree/keyfile"
 	"github.com/gostree/gostree/objstore"
 )
@@ -119,7 +121,15 @@ func (s *Sysroot) Deploy(ctx context.Context, opts *DeployOptions) (*Deployment,
 	if err != nil {
 		return nil, err
 	}
-	k, err := findKernel(cfs)
+	var generate func(fs.FS, string) ([]byte, error)
+	if s.opts.BuildInitramfs != nil {
+		generate = func(mods fs.FS, kver string) ([]byte, error) {
+			var b bytes.Buffer
+			err := s.opts.BuildInitramfs(ctx, mods, kver, &b)
+			return b.Bytes(), err
+		}
+	}
+	k, err := findKernel(cfs, generate)
 	if err != nil {
 		return nil, fmt.Errorf("deploy %s: %w", commit.Short(), err)
 	}
@@ -201,6 +211,14 @@ func (s *Sysroot) buildDeploymentDir(ctx context.Context, d *Deployment, c *objs
 	}
 	if err != nil {
 		return fmt.Errorf("deploy: write composefs image: %w", err)
+	}
+	// As ostree does, let the kernel protect the image where it can; the
+	// boot helper then measures it instead of hashing it.
+	if f, err := os.Open(filepath.Join(tmp, ImageName)); err == nil {
+		if err := fsverity.Enable(f, nil); err != nil && !errors.Is(err, fsverity.ErrNotSupported) {
+			s.log.Debug("enable fs-verity on the image", "err", err)
+		}
+		f.Close()
 	}
 	if v, ok := c.Metadata.Lookup("ostree.composefs.digest.v0"); ok {
 		if want, _ := v.Value.([]byte); len(want) == 32 && string(want) != string(digest[:]) {

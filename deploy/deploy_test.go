@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -469,4 +470,38 @@ func globOne(t *testing.T, pattern string) string {
 		t.Fatalf("glob %s = %v", pattern, m)
 	}
 	return m[0]
+}
+
+func TestDeployBuildsMissingInitramfs(t *testing.T) {
+	requireRoot(t)
+	ctx := t.Context()
+	var built []string
+	s := newSysroot(t, &deploy.Options{BuildInitramfs: func(_ context.Context, mods fs.FS, kver string, w io.Writer) error {
+		if _, err := fs.Stat(mods, "vmlinuz"); err != nil {
+			return fmt.Errorf("module dir is not usr/lib/modules/%s: %v", kver, err)
+		}
+		built = append(built, kver)
+		_, err := io.WriteString(w, "GENERATED "+kver)
+		return err
+	}})
+	tree := osTree(t, 1)
+	os.Remove(filepath.Join(tree, "usr/lib/modules/6.1.0-test/initramfs.img"))
+	commitTree(t, s.Repo(), tree, "testos/stable", "1", 1577836800)
+	d, err := s.Deploy(ctx, &deploy.DeployOptions{Revision: "testos/stable"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(built) != 1 || built[0] != "6.1.0-test" {
+		t.Fatalf("initramfs built for %v", built)
+	}
+	if d.Initrd == "" {
+		t.Fatal("no initrd line for the generated initramfs")
+	}
+	if got := readFile(t, filepath.Join(s.Path(), "boot", d.Initrd)); got != "GENERATED 6.1.0-test" {
+		t.Errorf("installed initramfs = %q", got)
+	}
+	entry := readFile(t, globOne(t, s.Path()+"/boot/loader/entries/*.conf"))
+	if !strings.Contains(entry, "initrd "+d.Initrd+"\n") {
+		t.Errorf("entry lacks the initrd line:\n%s", entry)
+	}
 }

@@ -23,13 +23,17 @@ type kernel struct {
 	initramfs  string
 	devicetree string
 	bootcsum   string
+	// generated is an initramfs built at deploy time for a commit that
+	// ships none; it takes the commit's initramfs's place in the boot
+	// checksum, so a new helper gives a new boot directory.
+	generated []byte
 }
 
 // findKernel locates the kernel as ostree does (the first
 // usr/lib/modules/KVER holding a regular vmlinuz; directories are taken in
 // name order, where ostree takes readdir order) and computes the boot
 // checksum: SHA-256 over vmlinuz, initramfs and devicetree, those present.
-func findKernel(fsys fs.FS) (*kernel, error) {
+func findKernel(fsys fs.FS, generate func(modules fs.FS, kver string) ([]byte, error)) (*kernel, error) {
 	ents, err := fs.ReadDir(fsys, "usr/lib/modules")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -57,6 +61,15 @@ func findKernel(fsys fs.FS) (*kernel, error) {
 		if fi, err := fs.Stat(fsys, dir+"/devicetree"); err == nil && fi.Mode().IsRegular() {
 			k.devicetree = dir + "/devicetree"
 		}
+		if k.initramfs == "" && generate != nil {
+			mods, err := fs.Sub(fsys, dir)
+			if err != nil {
+				return nil, err
+			}
+			if k.generated, err = generate(mods, k.kver); err != nil {
+				return nil, fmt.Errorf("build initramfs for %s: %w", k.kver, err)
+			}
+		}
 		h := sha256.New()
 		for _, p := range []string{k.vmlinuz, k.initramfs, k.devicetree} {
 			if p == "" {
@@ -64,6 +77,9 @@ func findKernel(fsys fs.FS) (*kernel, error) {
 			}
 			if err := copyFrom(h, fsys, p); err != nil {
 				return nil, err
+			}
+			if p == k.vmlinuz && k.generated != nil {
+				h.Write(k.generated)
 			}
 		}
 		k.bootcsum = hex.EncodeToString(h.Sum(nil))
@@ -91,7 +107,7 @@ func (s *Sysroot) installKernel(fsys *objstore.CommitFS, osname string, k *kerne
 	name := osname + "-" + k.bootcsum
 	dst := filepath.Join(s.path, "boot", "ostree", name)
 	linux = "/ostree/" + name + "/vmlinuz-" + k.kver
-	if k.initramfs != "" {
+	if k.initramfs != "" || k.generated != nil {
 		initrd = "/ostree/" + name + "/initramfs-" + k.kver + ".img"
 	}
 	if _, err := os.Stat(dst); err == nil {
@@ -111,6 +127,11 @@ func (s *Sysroot) installKernel(fsys *objstore.CommitFS, osname string, k *kerne
 	}
 	if k.devicetree != "" {
 		files["devicetree-"+k.kver] = k.devicetree
+	}
+	if k.generated != nil {
+		if err := os.WriteFile(filepath.Join(tmp, "initramfs-"+k.kver+".img"), k.generated, 0o644); err != nil {
+			return "", "", fmt.Errorf("install kernel: %w", err)
+		}
 	}
 	for out, in := range files {
 		f, err := os.OpenFile(filepath.Join(tmp, out), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)

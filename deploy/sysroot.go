@@ -38,6 +38,10 @@ type Options struct {
 	Cmdline *string
 	// WriteImage writes deployment images (composefs.WriteCommit).
 	WriteImage ImageWriter
+	// BuildInitramfs, if set, builds an initramfs for a commit that ships
+	// none: modules is the commit's usr/lib/modules/KVER. Without it such a
+	// commit is deployed without an initrd line.
+	BuildInitramfs func(ctx context.Context, modules fs.FS, kver string, w io.Writer) error
 	// Hook, if set, is called at each step boundary of a boot
 	// configuration change with the step's name; an error aborts there,
 	// as a crash would. It is a seam for fault-injection tests.

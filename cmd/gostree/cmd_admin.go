@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/gostree/gostree/composefs"
 	"github.com/gostree/gostree/deploy"
+	"github.com/gostree/gostree/initramfs"
 	"github.com/gostree/gostree/keyfile"
 )
 
@@ -19,7 +23,21 @@ type adminFlags struct {
 }
 
 func (a *app) openSysroot(f *adminFlags) (*deploy.Sysroot, error) {
-	return deploy.Open(f.sysroot, &deploy.Options{Logger: a.logger(), WriteImage: composefs.WriteCommit})
+	return deploy.Open(f.sysroot, &deploy.Options{Logger: a.logger(), WriteImage: composefs.WriteCommit, BuildInitramfs: a.buildInitramfs})
+}
+
+// buildInitramfs makes an initramfs around the prepare-root helper for a
+// commit that ships none (the helper is found next to this binary or in
+// /usr/lib/gostree; see `gostree initramfs build`).
+func (a *app) buildInitramfs(ctx context.Context, modules fs.FS, kver string, w io.Writer) error {
+	exe, _ := os.Executable()
+	helper, err := initramfs.FindHelper(exe)
+	if err != nil {
+		return err
+	}
+	_, err = initramfs.Build(ctx, w, &initramfs.Options{KVer: kver, ModuleDir: modules, Helper: helper,
+		Compression: initramfs.Zstd, Logger: a.logger()})
+	return err
 }
 
 func newAdminCmd(a *app) *cobra.Command {
