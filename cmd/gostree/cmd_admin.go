@@ -35,6 +35,12 @@ func (a *app) buildInitramfs(ctx context.Context, modules fs.FS, kver string, w 
 	if err != nil {
 		return err
 	}
+	if _, err := fs.Stat(modules, "modules.dep"); err != nil {
+		// A tree without depmod output: an initramfs with no modules,
+		// for kernels that have what they need built in.
+		fmt.Fprintf(a.stderr, "warning: usr/lib/modules/%s has no modules.dep; the initramfs gets no kernel modules\n", kver)
+		modules = nil
+	}
 	_, err = initramfs.Build(ctx, w, &initramfs.Options{KVer: kver, ModuleDir: modules, Helper: helper,
 		Compression: initramfs.Zstd, Logger: a.logger()})
 	return err
