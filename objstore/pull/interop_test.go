@@ -306,6 +306,33 @@ func TestInteropPullFromOstreeNginx(t *testing.T) {
 		t.Errorf("second pull fetched\n%s\nwant only the changed objects\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	run(t, "ostree", "--repo="+dst.Path(), "fsck")
+
+	// Partial pulls resume across tools: state/COMMIT.commitpartial means
+	// the same to both.
+	t.Run("gostree-partial-then-ostree", func(t *testing.T) {
+		dst := destRepo(t, objstore.ModeBareUser, ng.URL)
+		if _, err := pull.Pull(t.Context(), dst, "origin", []string{"main"}, &pull.Options{Subpaths: []string{"/many"}}); err != nil {
+			t.Fatal(err)
+		}
+		if !dst.IsPartial(commit2) {
+			t.Fatal("subpath pull left no partial mark")
+		}
+		run(t, "ostree", "--repo="+dst.Path(), "pull", "origin", "main")
+		run(t, "ostree", "--repo="+dst.Path(), "fsck")
+		checkComplete(t, src, dst, commit2)
+	})
+	t.Run("ostree-partial-then-gostree", func(t *testing.T) {
+		dst := destRepo(t, objstore.ModeBareUser, ng.URL)
+		run(t, "ostree", "--repo="+dst.Path(), "pull", "--commit-metadata-only", "origin", "main")
+		if !dst.IsPartial(commit2) {
+			t.Fatal("ostree left no partial mark")
+		}
+		if _, err := pull.Pull(t.Context(), dst, "origin", []string{"main"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		checkComplete(t, src, dst, commit2)
+		run(t, "ostree", "--repo="+dst.Path(), "fsck")
+	})
 }
 
 // pathRecorder is a slog handler collecting the paths FileServer logs.
