@@ -2,6 +2,8 @@ package pull
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -315,12 +317,63 @@ func (p *puller) openSource(rm *objstore.Remote) (source, error) {
 		}
 		return &localSource{r: r}, nil
 	case "http", "https":
+		if err := p.configureTransport(rm); err != nil {
+			return nil, fmt.Errorf("remote %s: %w", rm.Name, err)
+		}
 		return &httpSource{
 			url: rm.URL, contentURL: rm.ObjectsURL(), f: p.f,
 			cache: filepath.Join(p.repo.Path(), "tmp", "cache", "summaries", rm.Name),
 		}, nil
 	}
 	return nil, fmt.Errorf("remote %s: unsupported url %q (want http, https or file)", rm.Name, rm.URL)
+}
+
+// configureTransport applies the remote's transport options as ostree
+// names them: proxy, tls-permissive, tls-ca-path, tls-client-cert-path and
+// tls-client-key-path. A caller-supplied Options.Client is left alone.
+func (p *puller) configureTransport(rm *objstore.Remote) error {
+	if p.transport == nil {
+		return nil
+	}
+	if v := rm.Options["proxy"]; v != "" {
+		u, err := url.Parse(v)
+		if err != nil {
+			return fmt.Errorf("invalid proxy %q: %w", v, err)
+		}
+		p.transport.Proxy = http.ProxyURL(u)
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	changed := false
+	if v := rm.Options["tls-permissive"]; v == "true" || v == "1" {
+		p.log.Debug("tls-permissive: not verifying the server's certificate", "remote", rm.Name)
+		cfg.InsecureSkipVerify = true
+		changed = true
+	}
+	if path := rm.Options["tls-ca-path"]; path != "" {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("tls-ca-path: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("tls-ca-path %s: no PEM certificates", path)
+		}
+		cfg.RootCAs = pool
+		changed = true
+	}
+	cert, key := rm.Options["tls-client-cert-path"], rm.Options["tls-client-key-path"]
+	if cert != "" || key != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return fmt.Errorf("tls-client-cert-path/tls-client-key-path: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+		changed = true
+	}
+	if changed {
+		p.transport.TLSClientConfig = cfg
+	}
+	return nil
 }
 
 // target is a commit to pull, and the ref it was asked for ("" when given

@@ -2,8 +2,10 @@ package pull_test
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"io/fs"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -519,5 +521,46 @@ func TestPullGarbageRef(t *testing.T) {
 	_, err := pull.Pull(t.Context(), dst, "origin", []string{"bad"}, nil)
 	if !errors.Is(err, objstore.ErrInvalidObject) || !strings.Contains(err.Error(), "bad") {
 		t.Errorf("error = %v, want an invalid ref error", err)
+	}
+}
+
+// TestPullTLS pulls over HTTPS with the remote's tls-ca-path, and refuses
+// an unknown certificate unless tls-permissive is set.
+func TestPullTLS(t *testing.T) {
+	src, commit := sourceRepo(t, 3)
+	h, err := pull.FileServer(src.Path(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(h)
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		settings []objstore.RemoteSetting
+		ok       bool
+	}{
+		{"untrusted", nil, false},
+		{"tls-ca-path", []objstore.RemoteSetting{{Key: "tls-ca-path", Value: ca}}, true},
+		{"tls-permissive", []objstore.RemoteSetting{{Key: "tls-permissive", Value: "true"}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dst := objtest.NewRepo(t, objstore.ModeArchive)
+			if err := dst.AddRemote("origin", srv.URL, &objstore.AddRemoteOptions{NoGPGVerify: true, Settings: tc.settings}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := pull.Pull(t.Context(), dst, "origin", []string{"main"}, &pull.Options{Retries: -1})
+			if tc.ok != (err == nil) {
+				t.Fatalf("Pull error = %v, want success %v", err, tc.ok)
+			}
+			if tc.ok {
+				checkComplete(t, src, dst, commit)
+			} else if !strings.Contains(err.Error(), "certificate") {
+				t.Errorf("error %q does not mention the certificate", err)
+			}
+		})
 	}
 }
