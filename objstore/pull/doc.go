@@ -28,6 +28,16 @@
 // tmp/cache/summaries/REMOTE and revalidated with If-Modified-Since and
 // If-None-Match.
 //
+// # Remote configuration
+//
+// Pull reads the remote from the repository config ([remote "NAME"], see
+// objstore.Remote) and honours url, contenturl, branches, collection-id
+// (binding checks), proxy, tls-permissive, tls-ca-path and
+// tls-client-cert-path/tls-client-key-path. gpg-verify (true unless set to
+// false), gpg-verify-summary and sign-verify make it refuse the remote:
+// gostree cannot check those signatures yet. metalink and mirrorlist URLs
+// are not supported.
+//
 // # Invariants
 //
 //   - Every object is verified before it is stored: metadata must hash to
