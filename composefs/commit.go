@@ -140,7 +140,7 @@ func WriteTreeFS(ctx context.Context, repo *objstore.Repo, cfs *objstore.CommitF
 // the digest its file must have: a file changed since then fails
 // verification at mount time, which is what the image should make happen.
 func recordedDigest(repo *objstore.Repo, id objstore.ID) (fsverity.Digest, bool) {
-	if _, d, ok := repo.KnownContent(id); ok {
+	if d, ok := repo.KnownDigest(id); ok {
 		return d, true
 	}
 	if d, err := repo.RecordedVerity(id); err == nil {

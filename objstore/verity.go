@@ -88,7 +88,7 @@ func (rec verityRecord) matches(st *unix.Stat_t) bool {
 type verityIndex struct {
 	once sync.Once
 	err  error
-	mu   sync.Mutex
+	mu   sync.RWMutex
 	m    map[ID]verityRecord
 }
 
@@ -283,9 +283,9 @@ func (r *Repo) KnownContent(id ID) (*Meta, fsverity.Digest, bool) {
 	if err != nil {
 		return nil, fsverity.Digest{}, false
 	}
-	idx.mu.Lock()
+	idx.mu.RLock()
 	vr, ok := idx.m[id]
-	idx.mu.Unlock()
+	idx.mu.RUnlock()
 	if !ok || len(vr.header) == 0 {
 		return nil, fsverity.Digest{}, false
 	}
@@ -298,6 +298,23 @@ func (r *Repo) KnownContent(id ID) (*Meta, fsverity.Digest, bool) {
 	}
 	m.Content = id
 	return m, vr.digest, true
+}
+
+// KnownDigest returns the fs-verity digest recorded for a content object's
+// file when it was written, without a system call or decoding its metadata
+// (see KnownContent).
+func (r *Repo) KnownDigest(id ID) (fsverity.Digest, bool) {
+	if !r.recordsVerity() {
+		return fsverity.Digest{}, false
+	}
+	idx, err := r.verityIdx()
+	if err != nil {
+		return fsverity.Digest{}, false
+	}
+	idx.mu.RLock()
+	vr, ok := idx.m[id]
+	idx.mu.RUnlock()
+	return vr.digest, ok
 }
 
 // ErrNoVerityDigest means a content object has no usable recorded digest.
@@ -314,9 +331,9 @@ func (r *Repo) RecordedVerity(id ID) (fsverity.Digest, error) {
 	if err != nil {
 		return fsverity.Digest{}, err
 	}
-	idx.mu.Lock()
+	idx.mu.RLock()
 	vr, ok := idx.m[id]
-	idx.mu.Unlock()
+	idx.mu.RUnlock()
 	if !ok {
 		return fsverity.Digest{}, fmt.Errorf("%s: %w", id, ErrNoVerityDigest)
 	}
@@ -370,12 +387,12 @@ func (r *Repo) FsckVerity(ctx context.Context, report func(VerityProblem)) (chec
 	if err != nil {
 		return 0, 0, err
 	}
-	idx.mu.Lock()
+	idx.mu.RLock()
 	recs := make(map[ID]verityRecord, len(idx.m))
 	for k, v := range idx.m {
 		recs[k] = v
 	}
-	idx.mu.Unlock()
+	idx.mu.RUnlock()
 	err = r.ListObjects(ctx, func(n ObjectName) error {
 		if n.Type != TypeFile {
 			return nil
