@@ -33,10 +33,15 @@
 // Pull reads the remote from the repository config ([remote "NAME"], see
 // objstore.Remote) and honours url, contenturl, branches, collection-id
 // (binding checks), proxy, tls-permissive, tls-ca-path and
-// tls-client-cert-path/tls-client-key-path. gpg-verify (true unless set to
-// false), gpg-verify-summary and sign-verify make it refuse the remote:
-// gostree cannot check those signatures yet. metalink and mirrorlist URLs
-// are not supported.
+// tls-client-cert-path/tls-client-key-path. sign-verify and
+// sign-verify-summary (true or ed25519) require an Ed25519 signature
+// (ostree.sign.ed25519 in the detached metadata, or summary.sig) by a key
+// from verification-ed25519-key, verification-ed25519-file or the trust
+// directories (trusted.ed25519{,.d/*} minus revoked.ed25519{,.d/*}); an
+// unsigned or badly signed commit is never stored. gpg-verify (true unless
+// set to false) and gpg-verify-summary make Pull refuse the remote: gostree
+// cannot check GPG signatures. metalink and mirrorlist URLs are not
+// supported.
 //
 // # Invariants
 //
@@ -54,8 +59,9 @@
 //     CheckpointInterval per worker, and whenever a pull stops early, so a
 //     pull run again fetches only what is missing.
 //   - Commits named through a ref must list it in ostree.ref-binding when
-//     they have one; remotes that demand GPG or signature checks are
-//     refused rather than pulled unverified.
+//     they have one; signatures the remote demands are checked before a
+//     commit is stored, and remotes demanding GPG are refused rather than
+//     pulled unverified.
 //
 // # Failures
 //

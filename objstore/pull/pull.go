@@ -84,6 +84,10 @@ type Options struct {
 	ProgressInterval time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// TrustDirs hold trusted.ed25519 and revoked.ed25519 key lists (and
+	// their .d directories) for remotes with sign-verify but no key of
+	// their own; nil means /etc/ostree and /usr/share/ostree.
+	TrustDirs []string
 }
 
 // RefUpdate is a ref a pull wrote (or found already up to date).
@@ -122,8 +126,9 @@ type Result struct {
 // with state/COMMIT.commitpartial, and a pull that stops early keeps every
 // object it verified, so running it again fetches only what is missing.
 //
-// Remotes that require GPG or signature verification are refused: gostree
-// cannot check those signatures yet.
+// Remotes with sign-verify get every new commit's Ed25519 signature checked
+// before it is stored; remotes that require GPG verification are refused:
+// gostree cannot check GPG signatures.
 func Pull(ctx context.Context, repo *objstore.Repo, remote string, refs []string, opts *Options) (*Result, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -137,6 +142,9 @@ func Pull(ctx context.Context, repo *objstore.Repo, remote string, refs []string
 	}
 	p := newPuller(repo, opts)
 	defer p.close()
+	if err := p.setVerifiers(rm); err != nil {
+		return nil, err
+	}
 	if p.src, err = p.openSource(rm); err != nil {
 		return nil, err
 	}
@@ -195,14 +203,29 @@ func PullLocal(ctx context.Context, repo *objstore.Repo, srcPath string, refs []
 func checkVerification(rm *objstore.Remote) error {
 	if rm.GPGVerify || rm.GPGVerifySummary {
 		return fmt.Errorf("remote %q requires GPG signatures (gpg-verify=true is the default), which gostree cannot verify yet; "+
-			"add the remote with --no-gpg-verify or set gpg-verify=false", rm.Name)
+			"add the remote with --no-gpg-verify or set gpg-verify=false (ed25519 signatures, sign-verify=ed25519, are supported)", rm.Name)
 	}
 	for _, k := range []string{"sign-verify", "sign-verify-summary"} {
-		if v, ok := rm.Options[k]; ok && v != "false" && v != "0" {
-			return fmt.Errorf("remote %q requires signatures (%s=%s), which gostree cannot verify yet", rm.Name, k, v)
+		if _, err := signTypes(rm.Options[k]); err != nil {
+			return fmt.Errorf("remote %q: %s: %w", rm.Name, k, err)
 		}
 	}
 	return nil
+}
+
+// setVerifiers loads the Ed25519 keys for the remote's sign-verify and
+// sign-verify-summary options.
+func (p *puller) setVerifiers(rm *objstore.Remote) error {
+	dirs := p.opts.TrustDirs
+	if dirs == nil {
+		dirs = defaultTrustDirs()
+	}
+	var err error
+	if p.commitVerifier, err = newVerifier(rm, "sign-verify", dirs); err != nil {
+		return err
+	}
+	p.summaryVerifier, err = newVerifier(rm, "sign-verify-summary", dirs)
+	return err
 }
 
 // puller holds the state of one pull.
@@ -219,6 +242,9 @@ type puller struct {
 
 	remote, refPrefix, collectionID string
 	branches                        []string
+	// commitVerifier and summaryVerifier check Ed25519 signatures when
+	// the remote asks for them (nil otherwise).
+	commitVerifier, summaryVerifier *verifier
 
 	// sem bounds concurrent metadata requests.
 	sem chan struct{}
@@ -472,6 +498,9 @@ func (p *puller) resolve(ctx context.Context, refs []string) (targets []target, 
 		if summaryData, err = p.src.summary(ctx); err != nil {
 			return nil, nil, false, err
 		}
+		if err := p.verifySummary(ctx, summaryData); err != nil {
+			return nil, nil, false, err
+		}
 		if summaryData != nil {
 			if summary, err = objstore.DecodeSummary(summaryData); err != nil {
 				return nil, nil, false, fmt.Errorf("summary of %s: %w: %w", p.src, objstore.ErrInvalidObject, err)
@@ -541,6 +570,27 @@ func (p *puller) resolve(ctx context.Context, refs []string) (targets []target, 
 		targets = append(targets, target{ref: ref, commit: id})
 	}
 	return targets, summaryData, pullAll, nil
+}
+
+// verifySummary checks summary.sig when the remote has sign-verify-summary.
+func (p *puller) verifySummary(ctx context.Context, summary []byte) error {
+	if p.summaryVerifier == nil {
+		return nil
+	}
+	if summary == nil {
+		return fmt.Errorf("%w: %s has no summary, and remote %s requires a signed one (sign-verify-summary)", ErrSignature, p.src, p.remote)
+	}
+	sig, err := p.src.summarySig(ctx)
+	if err != nil {
+		return err
+	}
+	var md objstore.Metadata
+	if sig != nil {
+		if md, err = objstore.DecodeMetadata(sig); err != nil {
+			return fmt.Errorf("summary.sig of %s: %w: %w", p.src, objstore.ErrInvalidObject, err)
+		}
+	}
+	return p.summaryVerifier.verify("the summary of "+p.src.String(), summary, md)
 }
 
 // estimate sums the archived sizes of the missing content, or returns 0
@@ -634,16 +684,23 @@ func FetchSummary(ctx context.Context, repo *objstore.Repo, remote string, opts 
 	}
 	p := newPuller(repo, opts)
 	defer p.close()
+	if err := p.setVerifiers(rm); err != nil {
+		return nil, nil, err
+	}
 	src, err := p.openSource(rm)
 	if err != nil {
 		return nil, nil, err
 	}
+	p.src, p.remote = src, remote
 	data, err := src.summary(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	if data == nil {
 		return nil, nil, fmt.Errorf("remote %s: %w", remote, ErrNoSummary)
+	}
+	if err := p.verifySummary(ctx, data); err != nil {
+		return nil, nil, err
 	}
 	s, err := objstore.DecodeSummary(data)
 	if err != nil {

@@ -173,6 +173,17 @@ func (p *puller) scanCommit(ctx context.Context, g *group, id objstore.ID, refs 
 		if c, err = objstore.DecodeCommit(data); err != nil {
 			return err
 		}
+		if p.commitVerifier != nil {
+			var md objstore.Metadata
+			if cm != nil {
+				if md, err = objstore.DecodeMetadata(cm); err != nil {
+					return err
+				}
+			}
+			if err := p.commitVerifier.verify("commit "+id.String(), data, md); err != nil {
+				return err
+			}
+		}
 		for _, ref := range refs {
 			if err := p.verifyBindings(c, ref); err != nil {
 				return fmt.Errorf("commit %s: %w", id, err)
