@@ -52,7 +52,8 @@ type openRemotes func() (*objstore.Repo, objstore.RemotesOptions, error)
 
 func newRemoteAddCmd(a *app, open openRemotes) *cobra.Command {
 	var o objstore.AddRemoteOptions
-	var sets []string
+	var sets, signVerify []string
+	var noSignVerify bool
 	cmd := &cobra.Command{
 		Use:   "add [--no-gpg-verify] [--set=KEY=VALUE]... NAME URL [BRANCH...]",
 		Short: "Add a remote repository",
@@ -77,6 +78,30 @@ func newRemoteAddCmd(a *app, open openRemotes) *cobra.Command {
 				}
 				o.Settings = append(o.Settings, objstore.RemoteSetting{Key: k, Value: v})
 			}
+			var types []string
+			for _, spec := range signVerify {
+				// ostree's --sign-verify=KEYTYPE=inline:PUBKEY|file:PATH
+				typ, rest, ok := strings.Cut(spec, "=")
+				how, val, ok2 := strings.Cut(rest, ":")
+				if !ok || !ok2 || typ != "ed25519" || how != "inline" && how != "file" {
+					return usagef("remote add: --sign-verify needs ed25519=inline:PUBKEY or ed25519=file:PATH, got %q", spec)
+				}
+				key := "verification-ed25519-key"
+				if how == "file" {
+					key = "verification-ed25519-file"
+				}
+				o.Settings = append(o.Settings, objstore.RemoteSetting{Key: key, Value: val})
+				types = append(types, typ)
+			}
+			switch {
+			case noSignVerify && len(types) > 0:
+				return usagef("remote add: --sign-verify and --no-sign-verify are exclusive")
+			case noSignVerify:
+				o.NoGPGVerify = true
+				o.Settings = append(o.Settings, objstore.RemoteSetting{Key: "sign-verify", Value: "false"})
+			case len(types) > 0:
+				o.Settings = append(o.Settings, objstore.RemoteSetting{Key: "sign-verify", Value: strings.Join(types, ",")})
+			}
 			o.RemotesOptions = ro
 			o.Branches = args[2:]
 			if ro.Dir != "" {
@@ -91,6 +116,8 @@ func newRemoteAddCmd(a *app, open openRemotes) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.NoGPGVerify, "no-gpg-verify", false, "disable GPG verification (gostree cannot verify GPG signatures, so pulls need this)")
+	f.StringArrayVar(&signVerify, "sign-verify", nil, "verify ed25519 signatures with ed25519=inline:PUBKEY (base64) or ed25519=file:PATH")
+	f.BoolVar(&noSignVerify, "no-sign-verify", false, "disable all signature verification (GPG and sign-verify)")
 	f.StringArrayVar(&sets, "set", nil, "set config option KEY=VALUE for the remote")
 	f.StringVar(&o.ContentURL, "contenturl", "", "use URL when fetching content")
 	f.StringVar(&o.CollectionID, "collection-id", "", "globally unique ID of the remote's collection of refs")
