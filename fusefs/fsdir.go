@@ -89,7 +89,15 @@ func (d *fsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	out := append(make([]fuse.DirEntry, 0, len(ents)+2), dotEntries(&d.Inode)...)
 	for _, e := range ents {
 		mode := objstore.FileModeToUnix(e.Type())
-		out = append(out, fuse.DirEntry{Name: e.Name(), Mode: mode &^ 0o7777, Ino: pathStable(mode, ino, e.Name()).Ino})
+		st := pathStable(mode, ino, e.Name())
+		if !e.IsDir() { // the same number Lookup gives: by content id when known
+			if fi, err := e.Info(); err == nil {
+				if m := objstore.MetaOf(fi); !m.Content.IsZero() {
+					st = objectStable(m.Mode, m.Content)
+				}
+			}
+		}
+		out = append(out, fuse.DirEntry{Name: e.Name(), Mode: mode &^ 0o7777, Ino: st.Ino})
 	}
 	return gofs.NewListDirStream(out), 0
 }
