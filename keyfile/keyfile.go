@@ -57,7 +57,8 @@ func Parse(r io.Reader) (*File, error) {
 	n := 0
 	for sc.Scan() {
 		n++
-		text := sc.Text()
+		// bufio.ScanLines drops the \r of "\r\n" but not of a last line.
+		text := strings.TrimSuffix(sc.Text(), "\r")
 		trimmed := strings.TrimSpace(text)
 		switch {
 		case trimmed == "" || trimmed[0] == '#':
