@@ -58,7 +58,7 @@ func Parse(r io.Reader) (*File, error) {
 	for sc.Scan() {
 		n++
 		// bufio.ScanLines drops the \r of "\r\n" but not of a last line.
-		text := strings.TrimSuffix(sc.Text(), "\r")
+		text := strings.TrimRight(sc.Text(), "\r")
 		trimmed := strings.TrimSpace(text)
 		switch {
 		case trimmed == "" || trimmed[0] == '#':
