@@ -41,11 +41,22 @@ cross:
 	GOOS=darwin $(GO) build ./fsverity/ ./gvariant/ ./keyfile/
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./gvariant/
-	$(GO) test -run '^$$' -fuzz FuzzRoundTrip -fuzztime $(FUZZTIME) ./gvariant/
-	$(GO) test -run '^$$' -fuzz FuzzDecodeDirTree -fuzztime $(FUZZTIME) ./objstore/
-	$(GO) test -run '^$$' -fuzz FuzzDecodeCommit -fuzztime $(FUZZTIME) ./objstore/
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME) ./keyfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzWalk$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./composefs/
+	$(GO) test -run '^$$' -fuzz '^FuzzDumpRoundTrip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./composefs/
+	$(GO) test -run '^$$' -fuzz '^FuzzReaderAt$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./fsverity/
+	$(GO) test -run '^$$' -fuzz '^FuzzTreeUnmarshal$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./fsverity/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./gvariant/
+	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./gvariant/
+	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/cpio/
+	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/cpio/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCmdline$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/prepareroot/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./keyfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDirTree$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommit$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMetaHeaders$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFileHeaderFast$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
+	$(GO) test -run '^$$' -fuzz '^FuzzImportArchiveContent$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSummary$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
 
 demo: build
 	./scripts/demo.sh

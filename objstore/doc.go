@@ -17,8 +17,12 @@
 //	  state/CHECKSUM.commitpartial  a commit whose objects are not all present
 //	  tmp/staging-gostree-*/      objects of an open transaction
 //	  tmp/cache/gostree-statcache-*  stat cache for fast re-commits (optional)
+//	  tmp/cache/summaries/REMOTE  cached summaries of remotes
+//	  summary, summary.sig        the ref list for clients (summary -u)
 //	  extensions/gostree/verity.log  fs-verity digests of bare object files
 //	  .lock                       flock: shared for writers, exclusive for deletes
+//
+// Remotes are [remote "NAME"] groups of config, as ostree writes them.
 //
 // Content checksums are SHA-256 over a length-prefixed header (uid, gid,
 // mode, symlink target, sorted xattrs; integers big-endian) followed by the
@@ -34,6 +38,8 @@
 //     replaced atomically (temporary file, fsync, rename, fsync directory).
 //   - Everything read is verified before use: metadata objects against their
 //     names and GVariant normal form; content by VerifyContent or Fsck.
+//     Objects from elsewhere (pull) go through Transaction.Import*, which
+//     verifies them completely before they are staged.
 //   - Names in dirtrees are validated (no "", ".", "..", "/", NUL, invalid
 //     UTF-8), and Checkout writes only through O_NOFOLLOW directory
 //     descriptors below its destination.

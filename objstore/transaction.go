@@ -641,8 +641,8 @@ func (tx *Transaction) stageSymlink(id ID, path string, m *Meta) error {
 	return nil
 }
 
-// SetRef schedules a ref update ("heads/main", "remotes/origin/main" or a
-// bare branch name, which means heads/) applied on Commit.
+// SetRef schedules a ref update applied on Commit: a branch ("main") or a
+// remote ref ("origin:main").
 func (tx *Transaction) SetRef(ref string, id ID) {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
