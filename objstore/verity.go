@@ -77,11 +77,12 @@ type verityRecord struct {
 	header []byte
 }
 
-// stamp reports whether st still describes the object file as recorded. Any
-// write changes mtime and ctime, a replacement changes the inode, so a digest
-// recorded for a later-changed object is not trusted.
+// matches reports whether st still describes the object file as recorded.
+// Any write changes mtime, a replacement changes the inode, so a digest
+// recorded for a later-changed object is not trusted. ctime is recorded but
+// not compared: hardlinking an object into a checkout changes it.
 func (rec verityRecord) matches(st *unix.Stat_t) bool {
-	return rec.ino == st.Ino && rec.size == st.Size && rec.mtimeNs == st.Mtim.Nano() && rec.ctimeNs == st.Ctim.Nano()
+	return rec.ino == st.Ino && rec.size == st.Size && rec.mtimeNs == st.Mtim.Nano()
 }
 
 // verityIndex is the in-memory view of the digest log.
@@ -428,7 +429,7 @@ func (r *Repo) FsckVerity(ctx context.Context, report func(VerityProblem)) (chec
 			return nil
 		}
 		if !vr.matches(&st) {
-			report(VerityProblem{n.ID, errors.New("object file changed (inode, size or times) after its digest was recorded")})
+			report(VerityProblem{n.ID, errors.New("object file changed (inode, size or mtime) after its digest was recorded")})
 		}
 		if _, kd, err := fsverity.Measure(f); err == nil && !bytes.Equal(kd, vr.digest[:]) {
 			report(VerityProblem{n.ID, fmt.Errorf("kernel fs-verity measures %x, recorded %s", kd, vr.digest)})

@@ -130,3 +130,21 @@ func TestVerityConfigYesFailsWhereUnsupported(t *testing.T) {
 	setVerity("maybe")
 	commitDir(t, r, sampleTree(t), "main")
 }
+
+// A hardlinked checkout changes the objects' ctime (link count); their
+// recorded digests must stay trusted.
+func TestVerityRecordSurvivesHardlinkCheckout(t *testing.T) {
+	r := objtest.NewRepo(t, objstore.ModeBareUser)
+	id := commitDir(t, r, sampleTree(t), "main")
+	if err := r.Checkout(t.Context(), id, t.TempDir()+"/co", &objstore.CheckoutOptions{UserMode: true}); err != nil {
+		t.Fatal(err)
+	}
+	fsys, _ := r.CommitFS(t.Context(), id)
+	cid, _ := fsys.ContentID("a/file")
+	if _, err := r.RecordedVerity(cid); err != nil {
+		t.Errorf("RecordedVerity after a hardlink checkout: %v", err)
+	}
+	if _, _, err := r.FsckVerity(t.Context(), func(p objstore.VerityProblem) { t.Errorf("FsckVerity: %s: %v", p.Object, p.Err) }); err != nil {
+		t.Fatal(err)
+	}
+}
