@@ -26,6 +26,16 @@ func (a *app) openSysroot(f *adminFlags) (*deploy.Sysroot, error) {
 	return deploy.Open(f.sysroot, &deploy.Options{Logger: a.logger(), WriteImage: composefs.WriteCommit, BuildInitramfs: a.buildInitramfs})
 }
 
+// sysrootDeployments opens the sysroot and reads its deployments.
+func (a *app) sysrootDeployments(f *adminFlags) (*deploy.Sysroot, []*deploy.Deployment, error) {
+	s, err := a.openSysroot(f)
+	if err != nil {
+		return nil, nil, err
+	}
+	deps, err := s.Deployments()
+	return s, deps, err
+}
+
 // buildInitramfs makes an initramfs around the prepare-root helper for a
 // commit that ships none (the helper is found next to this binary or in
 // /usr/lib/gostree; see `gostree initramfs build`).
@@ -217,11 +227,7 @@ func newAdminStatusCmd(a *app, f *adminFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "status", Short: "List deployments", Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, err := a.openSysroot(f)
-			if err != nil {
-				return err
-			}
-			deps, err := s.Deployments()
+			_, deps, err := a.sysrootDeployments(f)
 			if err != nil {
 				return err
 			}
@@ -290,11 +296,7 @@ func newAdminConfigDiffCmd(a *app, f *adminFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "config-diff", Short: "Diff current /etc configuration versus default", Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, err := a.openSysroot(f)
-			if err != nil {
-				return err
-			}
-			deps, err := s.Deployments()
+			s, deps, err := a.sysrootDeployments(f)
 			if err != nil {
 				return err
 			}
@@ -348,11 +350,7 @@ func newAdminUpgradeCmd(a *app, f *adminFlags) *cobra.Command {
 	up := &cobra.Command{
 		Use: "upgrade", Short: "Deploy the newest commit of the default deployment's origin", Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
-			s, err := a.openSysroot(f)
-			if err != nil {
-				return err
-			}
-			deps, err := s.Deployments()
+			s, deps, err := a.sysrootDeployments(f)
 			if err != nil {
 				return err
 			}
