@@ -348,7 +348,10 @@ func (tx *Transaction) importRegular(ctx context.Context, path string, st *unix.
 	mod.Apply(m)
 	var id ID
 	if m.Size <= smallFileMax {
-		buf := make([]byte, m.Size+1)
+		// Read exactly the size fstat gave (as ostree does): a file that
+		// shrank meanwhile is an error; bytes appended after the fstat are
+		// not part of this commit.
+		buf := make([]byte, m.Size)
 		n, err := readFull(fd, buf)
 		if err != nil {
 			return ID{}, fmt.Errorf("read %s: %w", path, err)
@@ -356,7 +359,7 @@ func (tx *Transaction) importRegular(ctx context.Context, path string, st *unix.
 		if int64(n) != m.Size {
 			return ID{}, fmt.Errorf("commit %s: %w", path, ErrSizeChanged)
 		}
-		id, err = tx.WriteContentBytes(ctx, m, buf[:n])
+		id, err = tx.WriteContentBytes(ctx, m, buf)
 	} else {
 		f := os.NewFile(uintptr(fd), path)
 		fd = -1

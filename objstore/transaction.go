@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,10 +49,16 @@ type Stats struct {
 //
 // Write methods are safe for concurrent use by multiple goroutines.
 type Transaction struct {
-	r         *Repo
-	unlock    func()
-	staging   string
-	tmpSeq    atomic.Int64
+	r       *Repo
+	unlock  func()
+	staging string
+	tmpSeq  atomic.Int64
+	// prefixState caches, per first checksum byte, whether objects/XX
+	// existed: 0 unknown, 1 present, 2 absent.
+	prefixState [256]atomic.Int32
+	// umask is the process umask, read once, to create archive objects
+	// with their final mode without an extra fchmod.
+	umask     uint32
 	stageDirs sync.Map // staging prefix directories already created
 
 	mu     sync.Mutex
@@ -105,7 +113,7 @@ func (r *Repo) Begin(ctx context.Context) (*Transaction, error) {
 		return nil, err
 	}
 	return &Transaction{r: r, unlock: unlock, staging: staging, staged: map[ObjectName]bool{}, known: map[ObjectName]bool{},
-		refs: map[string]*ID{}, digests: map[ID]sealed{}, verityMode: vm}, nil
+		refs: map[string]*ID{}, digests: map[ID]sealed{}, verityMode: vm, umask: readUmask()}, nil
 }
 
 // cleanStaleStaging removes staging directories of transactions that died
@@ -146,6 +154,9 @@ func (tx *Transaction) Has(id ID, t ObjectType) (bool, error) {
 	if seen {
 		return true, nil
 	}
+	if tx.prefixAbsent(id) {
+		return false, nil
+	}
 	ok, err := tx.r.HasObject(id, t)
 	if ok && t != TypeFile {
 		// Remember metadata objects (few, often repeated: dirmeta);
@@ -155,6 +166,26 @@ func (tx *Transaction) Has(id ID, t ObjectType) (bool, error) {
 		tx.mu.Unlock()
 	}
 	return ok, err
+}
+
+// prefixAbsent reports whether objects/XX for id's prefix did not exist when
+// the transaction first looked: then no object with that prefix can be
+// present (this transaction creates prefixes only on Commit), which spares
+// a fresh repository one failed lookup per object. Another writer creating
+// the prefix meanwhile only costs deduplication, never correctness.
+func (tx *Transaction) prefixAbsent(id ID) bool {
+	p := id[0]
+	if v := tx.prefixState[p].Load(); v != 0 {
+		return v == 2
+	}
+	var st unix.Stat_t
+	err := unix.Lstat(filepath.Join(tx.r.path, "objects", id.String()[:2]), &st)
+	state := int32(1)
+	if errors.Is(err, unix.ENOENT) {
+		state = 2
+	}
+	tx.prefixState[p].Store(state)
+	return state == 2
 }
 
 func (tx *Transaction) stagedPath(n ObjectName) string {
@@ -387,11 +418,34 @@ func (tx *Transaction) checkContent(ctx context.Context, m *Meta) error {
 	return nil
 }
 
+// readUmask returns the process umask from /proc/self/status (reading it
+// with umask(2) would change it); 0o777 (unknown: always chmod) on failure.
+func readUmask() uint32 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0o777
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			if u, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				return uint32(u)
+			}
+		}
+	}
+	return 0o777
+}
+
 // writeRegularObject creates path holding data in the repository's format,
 // and for bare modes records the object file's fs-verity digest and enables
 // kernel verity when configured.
 func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []byte) error {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	// Create the file with its final permissions when the umask lets us,
+	// which spares an fchmod per object.
+	perm, final := uint32(0o600), tx.finalPerm(m)
+	if final != 0 && final&^0o777 == 0 && final&tx.umask == 0 {
+		perm = final
+	}
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, perm)
 	if err != nil {
 		return err
 	}
@@ -406,7 +460,7 @@ func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []by
 	}
 	err = writeAll(fd, data)
 	if err == nil {
-		err = tx.finishRegular(fd, m)
+		err = tx.finishObject(fd, m, perm == final)
 	}
 	if cerr := unix.Close(fd); err == nil {
 		err = cerr
@@ -538,8 +592,29 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader, h hash.Hash) (ID, error
 	return id, nil
 }
 
+// finalPerm is the permission an object file gets in this repository's
+// mode (0 when it depends on ownership, as in bare mode).
+func (tx *Transaction) finalPerm(m *Meta) uint32 {
+	switch tx.r.mode {
+	case ModeArchive:
+		return 0o644
+	case ModeBareUser:
+		if m.IsRegular() {
+			return (m.Mode & 0o775) | 0o400
+		}
+		return 0o644
+	case ModeBareUserOnly:
+		return m.Mode & permAll
+	}
+	return 0
+}
+
 // finishRegular applies the per-mode metadata to a staged regular object.
-func (tx *Transaction) finishRegular(fd int, m *Meta) error {
+func (tx *Transaction) finishRegular(fd int, m *Meta) error { return tx.finishObject(fd, m, false) }
+
+// finishObject is finishRegular for a file whose permissions may already be
+// final (permDone), in which case no fchmod is made.
+func (tx *Transaction) finishObject(fd int, m *Meta, permDone bool) error {
 	switch tx.r.mode {
 	case ModeBare:
 		if err := unix.Fchown(fd, int(m.UID), int(m.GID)); err != nil {
@@ -557,20 +632,22 @@ func (tx *Transaction) finishRegular(fd int, m *Meta) error {
 		if err := unix.Fsetxattr(fd, "user.ostreemeta", encodeDirMeta(m), 0); err != nil {
 			return fmt.Errorf("set user.ostreemeta: %w", err)
 		}
-		mode := uint32(0o644) // bare-user symlinks are stored as 0644 files
-		if m.IsRegular() {
-			mode = (m.Mode & 0o775) | 0o400
-		}
-		if err := unix.Fchmod(fd, mode); err != nil {
-			return fmt.Errorf("fchmod: %w", err)
+		if !permDone {
+			if err := unix.Fchmod(fd, tx.finalPerm(m)); err != nil {
+				return fmt.Errorf("fchmod: %w", err)
+			}
 		}
 	case ModeBareUserOnly:
-		if err := unix.Fchmod(fd, m.Mode&permAll); err != nil {
-			return fmt.Errorf("fchmod: %w", err)
+		if !permDone {
+			if err := unix.Fchmod(fd, m.Mode&permAll); err != nil {
+				return fmt.Errorf("fchmod: %w", err)
+			}
 		}
 	case ModeArchive:
-		if err := unix.Fchmod(fd, 0o644); err != nil {
-			return fmt.Errorf("fchmod: %w", err)
+		if !permDone {
+			if err := unix.Fchmod(fd, 0o644); err != nil {
+				return fmt.Errorf("fchmod: %w", err)
+			}
 		}
 		return nil
 	}
