@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // PruneStats counts what Prune removed.
@@ -103,7 +104,7 @@ func (r *Repo) Prune(ctx context.Context, keep []ID) (PruneStats, error) {
 	// Commits first, so an interrupted prune never leaves a commit whose
 	// objects are gone.
 	rank := map[ObjectType]int{TypeCommit: 0, TypeCommitMeta: 1, TypeDirTree: 2, TypeDirMeta: 3, TypeFile: 4}
-	sortByRank(dead, rank)
+	slices.SortStableFunc(dead, func(a, b ObjectName) int { return rank[a.Type] - rank[b.Type] })
 	for _, n := range dead {
 		if err := ctx.Err(); err != nil {
 			return st, err
@@ -118,16 +119,4 @@ func (r *Repo) Prune(ctx context.Context, keep []ID) (PruneStats, error) {
 		st.Objects++
 	}
 	return st, nil
-}
-
-func sortByRank(ns []ObjectName, rank map[ObjectType]int) {
-	// insertion into buckets keeps this linear
-	buckets := make([][]ObjectName, 5)
-	for _, n := range ns {
-		buckets[rank[n.Type]] = append(buckets[rank[n.Type]], n)
-	}
-	ns = ns[:0]
-	for _, b := range buckets {
-		ns = append(ns, b...)
-	}
 }

@@ -253,7 +253,6 @@ func (r *Repo) SetRef(ctx context.Context, spec string, id *ID) error {
 }
 
 // Refs lists refs: local branches as "name", remote refs as "remote:name".
-// With remoteOnly empty, local and remote refs are returned.
 func (r *Repo) Refs(ctx context.Context) (map[string]ID, error) {
 	out := map[string]ID{}
 	heads := filepath.Join(r.path, "refs", "heads")

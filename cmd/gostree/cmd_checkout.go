@@ -15,11 +15,7 @@ func newCheckoutCmd(a *app) *cobra.Command {
 		Args:  rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			repo, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			id, err := repo.ResolveRev(ctx, args[0])
+			repo, id, err := a.resolveRev(ctx, args[0])
 			if err != nil {
 				return err
 			}

@@ -175,11 +175,7 @@ func newLogCmd(a *app) *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			repo, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			id, err := repo.ResolveRev(ctx, args[0])
+			repo, id, err := a.resolveRev(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -211,11 +207,7 @@ func newShowCmd(a *app) *cobra.Command {
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			repo, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			id, err := repo.ResolveRev(ctx, args[0])
+			repo, id, err := a.resolveRev(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -292,13 +284,19 @@ func newLsCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// openCommitFS opens the repository and the tree of revision rev.
-func (a *app) openCommitFS(ctx context.Context, rev string) (*objstore.CommitFS, error) {
+// resolveRev opens the repository and resolves revision rev in it.
+func (a *app) resolveRev(ctx context.Context, rev string) (*objstore.Repo, objstore.ID, error) {
 	repo, err := a.openRepo()
 	if err != nil {
-		return nil, err
+		return nil, objstore.ID{}, err
 	}
 	id, err := repo.ResolveRev(ctx, rev)
+	return repo, id, err
+}
+
+// openCommitFS opens the repository and the tree of revision rev.
+func (a *app) openCommitFS(ctx context.Context, rev string) (*objstore.CommitFS, error) {
+	repo, id, err := a.resolveRev(ctx, rev)
 	if err != nil {
 		return nil, err
 	}
