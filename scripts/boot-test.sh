@@ -254,7 +254,7 @@ ROOT_VERITY='GOSTREE-ROOT-MOUNT: composefs / overlay ro.*verity=require'
 
 # 0: objects have no fs-verity yet; verity=require refuses the root.
 boot unverified
-expect unverified 'gostree-prepare-root: FAILED: read init /sbin/init .*input/output error' "the helper did not refuse the unverified root"
+expect unverified 'gostree-prepare-root: FAILED: exec /sbin/init in the deployment: input/output error' "the helper did not refuse the unverified root"
 expect unverified "gostree-prepare-root: kernel: overlayfs: lower file '[0-9a-f]{62}\.file' has no fs-verity digest" "the helper did not report the kernel's message naming the object"
 refute unverified 'GOSTREE-MARKER' "the OS ran from an unverified root"
 pass "unverified objects refused under verity=require"
@@ -270,7 +270,7 @@ pass "stage 1: fs-verity enabled on the objects inside the VM"
 boot v1 gostree.test=upgrade
 expect v1 'GOSTREE-MARKER: GOSTREE-MARKER-v1' "v1 marker missing"
 expect v1 "$ROOT_VERITY" "the root is not a composefs overlay with verity=require"
-expect v1 'gostree-prepare-root: composefs mounted .* verity=require' "the helper did not mount with verity"
+expect v1 'gostree-prepare-root: switching root .*composefs=true verity=true image_digest=[0-9a-f]{64} digest_from=kernel' "the helper did not mount with verity"
 expect v1 'GOSTREE-TEST-DONE: upgrade ok' "gostree admin upgrade failed"
 pass "boot v1 with verity=require (marker from the composefs root)"
 

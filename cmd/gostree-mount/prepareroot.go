@@ -75,10 +75,16 @@ func runPrepareRoot(ctx context.Context, args []string, stdout, stderr io.Writer
 			return 1
 		}
 	}
-	if _, err := prepareroot.Prepare(ctx, opts); err != nil {
+	res, err := prepareroot.Prepare(ctx, opts)
+	if err != nil {
 		reportFailure(stderr, err)
 		return 1
 	}
+	attrs := []any{"deployment", "/" + res.Deployment.RelDir, "composefs", res.Composefs, "verity", res.Verity}
+	if res.ImageDigest != "" {
+		attrs = append(attrs, "image_digest", res.ImageDigest, "digest_from", res.ImageDigestFrom)
+	}
+	opts.Logger.Info("prepared", attrs...)
 	return 0
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/gostree/gostree/gvariant"
 )
@@ -25,9 +26,11 @@ const (
 	ed25519SigKey = "ostree.sign.ed25519"
 )
 
+// The GVariant types are parsed when used, not at package initialisation:
+// the helper's start-up is part of the boot.
 var (
-	commitType = gvariant.MustParseType("(a{sv}aya(say)sstayay)")
-	metaType   = gvariant.MustParseType("a{sv}")
+	commitType = sync.OnceValue(func() *gvariant.Type { return gvariant.MustParseType("(a{sv}aya(say)sstayay)") })
+	metaType   = sync.OnceValue(func() *gvariant.Type { return gvariant.MustParseType("a{sv}") })
 )
 
 // commitInfo is what prepare-root needs of a commit object.
@@ -54,7 +57,7 @@ func readCommit(repo, checksum string) (*commitInfo, error) {
 	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != checksum {
 		return nil, fmt.Errorf("commit object %s is corrupted: its SHA-256 is %x", p, sum)
 	}
-	v, err := gvariant.Decode(commitType, raw)
+	v, err := gvariant.Decode(commitType(), raw)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", checksum, err)
 	}
@@ -124,7 +127,7 @@ func verifySignature(repo, checksum string, c *commitInfo, keys []ed25519.Public
 	if err != nil {
 		return fmt.Errorf("read detached metadata of %s: %w", checksum, err)
 	}
-	v, err := gvariant.Decode(metaType, raw)
+	v, err := gvariant.Decode(metaType(), raw)
 	if err != nil {
 		return fmt.Errorf("detached metadata of %s: %w", checksum, err)
 	}
@@ -168,7 +171,7 @@ func (b *bootedInfo) marshal() []byte {
 		dict = append(dict, gvariant.DictEntry{Key: "composefs.signed", Value: v("s", b.signed)})
 	}
 	dict = append(dict, gvariant.DictEntry{Key: "sysroot-ro", Value: v("b", b.sysrootRO)})
-	out, err := gvariant.Encode(metaType, dict)
+	out, err := gvariant.Encode(metaType(), dict)
 	if err != nil {
 		panic(err) // the value is built above with fixed types
 	}

@@ -19,7 +19,7 @@ import (
 // returns its checksum.
 func writeCommit(t *testing.T, repo string, md []any) (string, []byte) {
 	t.Helper()
-	raw, err := gvariant.Encode(commitType, []any{md, []byte{}, []any{}, "subject", "", uint64(0), make([]byte, 32), make([]byte, 32)})
+	raw, err := gvariant.Encode(commitType(), []any{md, []byte{}, []any{}, "subject", "", uint64(0), make([]byte, 32), make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func writeCommitmeta(t *testing.T, repo, c string, sigs ...[]byte) {
 	for _, s := range sigs {
 		list = append(list, s)
 	}
-	raw, err := gvariant.Encode(metaType, []any{gvariant.DictEntry{Key: ed25519SigKey, Value: gvariant.NewVariant("aay", list)}})
+	raw, err := gvariant.Encode(metaType(), []any{gvariant.DictEntry{Key: ed25519SigKey, Value: gvariant.NewVariant("aay", list)}})
 	if err != nil {
 		t.Fatal(err)
 	}

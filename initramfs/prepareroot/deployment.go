@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -27,7 +26,35 @@ type Deployment struct {
 	Serial int
 }
 
-var deployDirRE = regexp.MustCompile(`^ostree/deploy/([^/]+)/deploy/([0-9a-f]{64})\.([0-9]+)$`)
+// parseDeployDir splits ostree/deploy/OS/deploy/COMMIT.SERIAL (COMMIT 64
+// lowercase hex digits, SERIAL decimal) into its parts. (A hand parse, not
+// a regular expression: the helper starts faster without package regexp.)
+func parseDeployDir(rel string) (stateroot, commit, serial string, ok bool) {
+	rest, ok := strings.CutPrefix(rel, "ostree/deploy/")
+	if !ok {
+		return "", "", "", false
+	}
+	stateroot, rest, ok = strings.Cut(rest, "/")
+	if !ok || stateroot == "" {
+		return "", "", "", false
+	}
+	rest, ok = strings.CutPrefix(rest, "deploy/")
+	if !ok || len(rest) < 66 || rest[64] != '.' {
+		return "", "", "", false
+	}
+	commit, serial = rest[:64], rest[65:]
+	for _, c := range []byte(commit) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return "", "", "", false
+		}
+	}
+	for _, c := range []byte(serial) {
+		if c < '0' || c > '9' {
+			return "", "", "", false
+		}
+	}
+	return stateroot, commit, serial, true
+}
 
 // maxSymlinks bounds symlink resolution, as the kernel's MAXSYMLINKS.
 const maxSymlinks = 40
@@ -54,13 +81,13 @@ func ResolveDeployment(sysroot, target string) (*Deployment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ostree=%s: %w", target, err)
 	}
-	m := deployDirRE.FindStringSubmatch(rel)
-	if m == nil {
+	stateroot, commit, serialText, ok := parseDeployDir(rel)
+	if !ok {
 		return nil, fmt.Errorf("ostree=%s leads to /%s, which is not a deployment (ostree/deploy/OS/deploy/COMMIT.SERIAL)", target, rel)
 	}
-	serial, err := strconv.Atoi(m[3])
+	serial, err := strconv.Atoi(serialText)
 	if err != nil {
-		return nil, fmt.Errorf("ostree=%s: deployment serial %q: %w", target, m[3], err)
+		return nil, fmt.Errorf("ostree=%s: deployment serial %q: %w", target, serialText, err)
 	}
 	dir := filepath.Join(sysroot, rel)
 	if fi, err := os.Stat(dir); err != nil {
@@ -68,7 +95,7 @@ func ResolveDeployment(sysroot, target string) (*Deployment, error) {
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("deployment %s is not a directory", rel)
 	}
-	return &Deployment{Dir: dir, RelDir: rel, Stateroot: m[1], Commit: m[2], Serial: serial}, nil
+	return &Deployment{Dir: dir, RelDir: rel, Stateroot: stateroot, Commit: commit, Serial: serial}, nil
 }
 
 // resolveIn returns the path p (absolute, relative to root) leads to with

@@ -50,7 +50,9 @@
 //   - On error Prepare undoes its mounts, so the physical root stays at
 //     the sysroot; errors name the file or step that failed. With CheckInit
 //     the init is read in full first, so an object failing fs-verity is
-//     reported by name before switching root.
+//     reported by name before switching root. Init does not read it: its
+//     exec opens the init through the verified mount, and a failed exec
+//     is reported with the kernel's overlayfs and fs-verity messages.
 //
 // # Concurrency
 //

@@ -24,7 +24,9 @@ type InitOptions struct {
 	// Logger receives progress at Info; nil discards.
 	Logger *slog.Logger
 	// LogLevel, if set, is Logger's level: Init lowers it to Debug when
-	// the kernel command line has gostree.debug (step timings).
+	// the kernel command line has gostree.debug (step timings). With
+	// gostree.timings (or gostree.debug) the final line also reports
+	// runtime_start_ms, the time from the kernel's "Run /init" to Init.
 	LogLevel *slog.LevelVar
 }
 
@@ -39,6 +41,9 @@ type Timings struct {
 	RootWait, RootMount time.Duration
 	// Prepare is Prepare's time (image check, mounts).
 	Prepare time.Duration
+	// Switch is moving /dev, /proc, /sys and /run, freeing the
+	// initramfs and entering the new root.
+	Switch time.Duration
 	// Total is from Init's start to just before exec.
 	Total time.Duration
 }
@@ -155,30 +160,55 @@ func Init(ctx context.Context, opts *InitOptions) error {
 	if v, ok := args.Get("init"); ok && v != "" {
 		init = v
 	}
+	// The init is not read here: the exec below opens it through the
+	// verified mount anyway, and a failure there is reported with the
+	// kernel's messages like any other.
 	t = time.Now()
-	res, err := Prepare(ctx, &Options{Sysroot: "/sysroot", Cmdline: cmdline, RunDir: "/run", CheckInit: init, MountVar: true, Logger: log})
+	res, err := Prepare(ctx, &Options{Sysroot: "/sysroot", Cmdline: cmdline, RunDir: "/run", MountVar: true, Logger: log})
 	if err != nil {
 		return err
 	}
 	tm.Prepare = time.Since(t)
+	t = time.Now()
+	if err := enterRoot("/sysroot"); err != nil {
+		return err
+	}
+	tm.Switch = time.Since(t)
 	tm.Total = time.Since(start)
-	log.Info("switching root",
-		"init", init, "composefs", res.Composefs, "verity", res.Verity,
-		"uptime_at_start_ms", ms(tm.Start),
+	attrs := []any{"init", init, "composefs", res.Composefs, "verity", res.Verity}
+	if res.ImageDigest != "" {
+		attrs = append(attrs, "image_digest", res.ImageDigest, "digest_from", res.ImageDigestFrom)
+	}
+	attrs = append(attrs, "uptime_at_start_ms", ms(tm.Start),
 		"modules_ms", ms(tm.Modules), "modules", tm.NModules,
 		"root_wait_ms", ms(tm.RootWait), "root_mount_ms", ms(tm.RootMount),
-		"prepare_ms", ms(tm.Prepare), "total_ms", ms(tm.Total), "own_ms", ms(tm.SetupOutside()))
-	return switchRoot("/sysroot", init, os.Environ())
+		"prepare_ms", ms(tm.Prepare), "switch_ms", ms(tm.Switch), "total_ms", ms(tm.Total), "own_ms", ms(tm.SetupOutside()))
+	if args.Has("gostree.timings") || log.Enabled(ctx, slog.LevelDebug) {
+		// The exec of /init and the Go runtime's start, before Init: from
+		// the kernel's "Run /init" record. Reading the kernel log takes a
+		// few milliseconds under emulation, so only when asked.
+		if at, ok := kernelMessageTime("Run /init"); ok && at > 0 && at < tm.Start {
+			attrs = append(attrs, "runtime_start_ms", ms(tm.Start-at))
+		}
+	}
+	log.Info("switching root", attrs...)
+	if err := unix.Exec(init, []string{init}, os.Environ()); err != nil {
+		if errors.Is(err, unix.EIO) {
+			return fmt.Errorf("exec %s in the deployment: %w (fs-verity rejected its data; see the kernel's overlayfs/fs-verity message)", init, err)
+		}
+		return fmt.Errorf("exec %s in the deployment: %w", init, err)
+	}
+	return nil
 }
 
 func ms(d time.Duration) string {
 	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64)
 }
 
-// switchRoot moves /dev, /proc, /sys and /run into newroot, empties the
-// initramfs (when it is the rootfs ramfs/tmpfs), makes newroot the root and
-// executes init there. It returns only on failure.
-func switchRoot(newroot, init string, env []string) error {
+// enterRoot moves /dev, /proc, /sys and /run into newroot, empties the
+// initramfs (when it is the rootfs ramfs/tmpfs) and makes newroot the root
+// and the working directory, as switch_root does before it executes init.
+func enterRoot(newroot string) error {
 	for _, d := range []string{"/dev", "/proc", "/sys", "/run"} {
 		dst := filepath.Join(newroot, d)
 		if isDir(dst) {
@@ -201,9 +231,6 @@ func switchRoot(newroot, init string, env []string) error {
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("chdir /: %w", err)
-	}
-	if err := unix.Exec(init, []string{init}, env); err != nil {
-		return fmt.Errorf("exec %s in the deployment: %w", init, err)
 	}
 	return nil
 }

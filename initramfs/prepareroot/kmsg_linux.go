@@ -2,7 +2,9 @@ package prepareroot
 
 import (
 	"errors"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,12 +14,45 @@ import (
 // the newest. It reads with raw non-blocking system calls: an *os.File on
 // /dev/kmsg would park PID 1 on the runtime poller.
 func KernelMessages(substrings []string, max int) []string {
+	var out []string
+	scanKernelLog(func(_ time.Duration, text string) bool {
+		for _, s := range substrings {
+			if strings.Contains(text, s) {
+				out = append(out, text)
+				break
+			}
+		}
+		return true
+	})
+	if len(out) > max {
+		out = out[len(out)-max:]
+	}
+	return out
+}
+
+// kernelMessageTime returns the timestamp (time since boot) of the first
+// kernel log record containing substring.
+func kernelMessageTime(substring string) (time.Duration, bool) {
+	var at time.Duration
+	found := false
+	scanKernelLog(func(t time.Duration, text string) bool {
+		if strings.Contains(text, substring) {
+			at, found = t, true
+			return false
+		}
+		return true
+	})
+	return at, found
+}
+
+// scanKernelLog calls f with each record of /dev/kmsg, oldest first, until
+// f returns false or the log ends.
+func scanKernelLog(f func(at time.Duration, text string) bool) {
 	fd, err := unix.Open("/dev/kmsg", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil
+		return
 	}
 	defer unix.Close(fd)
-	var out []string
 	buf := make([]byte, 8192)
 	for range 100000 {
 		n, err := unix.Read(fd, buf)
@@ -25,24 +60,22 @@ func KernelMessages(substrings []string, max int) []string {
 			continue // a record was overwritten while we read; go on
 		}
 		if err != nil || n <= 0 {
-			break
+			return
 		}
-		rec := string(buf[:n])
 		// "PRIORITY,SEQ,USEC,FLAGS;text\n" plus " KEY=value" lines.
-		_, text, ok := strings.Cut(rec, ";")
+		prefix, text, ok := strings.Cut(string(buf[:n]), ";")
 		if !ok {
 			continue
 		}
 		text, _, _ = strings.Cut(text, "\n")
-		for _, s := range substrings {
-			if strings.Contains(text, s) {
-				out = append(out, text)
-				break
+		var at time.Duration
+		if fields := strings.SplitN(prefix, ",", 4); len(fields) >= 3 {
+			if us, err := strconv.ParseInt(fields[2], 10, 64); err == nil {
+				at = time.Duration(us) * time.Microsecond
 			}
 		}
+		if !f(at, text) {
+			return
+		}
 	}
-	if len(out) > max {
-		out = out[len(out)-max:]
-	}
-	return out
 }

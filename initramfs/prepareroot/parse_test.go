@@ -177,3 +177,32 @@ func TestBootedInfo(t *testing.T) {
 		t.Errorf("ostree-booted = %v, want %v", got, want)
 	}
 }
+
+func TestParseDeployDir(t *testing.T) {
+	c := strings.Repeat("0123456789abcdef", 4)
+	for _, tc := range []struct {
+		rel                       string
+		stateroot, commit, serial string
+		ok                        bool
+	}{
+		{"ostree/deploy/os/deploy/" + c + ".0", "os", c, "0", true},
+		{"ostree/deploy/fedora-coreos/deploy/" + c + ".12", "fedora-coreos", c, "12", true},
+		{"ostree/deploy/os/deploy/" + c + ".", "", "", "", false},
+		{"ostree/deploy/os/deploy/" + c, "", "", "", false},
+		{"ostree/deploy/os/deploy/" + c + ".0/", "", "", "", false},
+		{"ostree/deploy/os/deploy/" + c + ".-1", "", "", "", false},
+		{"ostree/deploy/os/deploy/" + strings.ToUpper(c) + ".0", "", "", "", false},
+		{"ostree/deploy/os/deploy/" + c[:63] + "g.0", "", "", "", false},
+		{"ostree/deploy/os/deploy/" + c[:63] + ".0", "", "", "", false},
+		{"ostree/deploy/a/b/deploy/" + c + ".0", "", "", "", false},
+		{"ostree/deploy//deploy/" + c + ".0", "", "", "", false},
+		{"ostree/deploy/os/var", "", "", "", false},
+		{"/ostree/deploy/os/deploy/" + c + ".0", "", "", "", false},
+		{"", "", "", "", false},
+	} {
+		s, cm, se, ok := parseDeployDir(tc.rel)
+		if ok != tc.ok || s != tc.stateroot || cm != tc.commit || se != tc.serial {
+			t.Errorf("parseDeployDir(%q) = %q, %q, %q, %v; want %q, %q, %q, %v", tc.rel, s, cm, se, ok, tc.stateroot, tc.commit, tc.serial, tc.ok)
+		}
+	}
+}

@@ -308,7 +308,7 @@ func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deploymen
 	}
 	res.Composefs, res.Verity = true, verity
 	step("mount overlay")
-	log.Info("composefs mounted", "deployment", "/"+dep.RelDir, "verity", map[bool]string{true: "require", false: "off"}[verity],
+	log.Debug("composefs mounted", "deployment", "/"+dep.RelDir, "verity", map[bool]string{true: "require", false: "off"}[verity],
 		"image_digest", res.ImageDigest, "digest_from", res.ImageDigestFrom, "loop", loop)
 	return nil
 }
