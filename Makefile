@@ -38,11 +38,13 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 
 cross:
-	GOOS=darwin $(GO) build ./fsverity/ ./gvariant/ ./keyfile/
+	GOOS=darwin $(GO) build ./fsverity/ ./gvariant/ ./keyfile/ ./internal/sha256x2/
+	GOARCH=arm64 $(GO) build ./fsverity/ ./internal/sha256x2/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzWalk$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./composefs/
 	$(GO) test -run '^$$' -fuzz '^FuzzDumpRoundTrip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./composefs/
+	$(GO) test -run '^$$' -fuzz '^FuzzBlockSums$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/sha256x2/
 	$(GO) test -run '^$$' -fuzz '^FuzzReaderAt$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./fsverity/
 	$(GO) test -run '^$$' -fuzz '^FuzzTreeUnmarshal$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./fsverity/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./gvariant/

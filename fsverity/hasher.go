@@ -19,7 +19,11 @@ type Hasher struct {
 	size   int64
 	sum    [MaxDigestSize]byte // scratch for a block hash
 	carry  [MaxDigestSize]byte // scratch for Sum
+	batch  [sumBatch * MaxDigestSize]byte
 }
+
+// sumBatch is how many data blocks Write hashes in one call.
+const sumBatch = 32
 
 // level is one Merkle tree level under construction.
 type level struct {
@@ -57,9 +61,17 @@ func (h *Hasher) Write(p []byte) (int, error) {
 		h.dataBlock(h.data)
 		h.data = h.data[:0]
 	}
-	for len(p) >= bs {
-		h.dataBlock(p[:bs])
-		p = p[bs:]
+	if n := len(p) / bs; n > 0 {
+		// Hash up to sumBatch blocks at a time, then push their hashes.
+		ds := h.c.ds
+		for n > 0 {
+			k := min(n, sumBatch)
+			h.bh.sumBlocks(h.batch[:k*ds], p[:k*bs])
+			for i := range k {
+				h.push(h.batch[i*ds : (i+1)*ds])
+			}
+			p, n = p[k*bs:], n-k
+		}
 	}
 	h.data = append(h.data, p...)
 	return n, nil

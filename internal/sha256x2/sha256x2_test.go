@@ -1,0 +1,209 @@
+package sha256x2
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// refBlockSums is BlockSums by the definition, with crypto/sha256.
+func refBlockSums(data []byte, bs int) []byte {
+	var out []byte
+	for off := 0; off < len(data); off += bs {
+		blk := make([]byte, bs)
+		copy(blk, data[off:min(off+bs, len(data))])
+		s := sha256.Sum256(blk)
+		out = append(out, s[:]...)
+	}
+	return out
+}
+
+func randBytes(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func TestDigestMatchesCryptoSHA256(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 55, 56, 63, 64, 65, 119, 120, 127, 128, 129, 4095, 4096, 4097, 100000} {
+		data := randBytes(r, n)
+		want := sha256.Sum256(data)
+		if got := Sum256(data); got != want {
+			t.Errorf("Sum256(%d bytes) = %x, want %x", n, got, want)
+		}
+		// Written in random pieces.
+		d := New()
+		for p := data; len(p) > 0; {
+			k := min(len(p), r.IntN(200))
+			d.Write(p[:k])
+			p = p[k:]
+		}
+		if got := d.Sum(nil); !bytes.Equal(got, want[:]) {
+			t.Errorf("Digest of %d bytes in pieces = %x, want %x", n, got, want)
+		}
+	}
+}
+
+func TestGenericMatches(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	data := randBytes(r, 64*37)
+	a, b := iv, iv
+	blockGeneric(&a, data)
+	block1(&b, data)
+	if a != b {
+		t.Fatalf("generic %x != block1 %x", a, b)
+	}
+	c, d := iv, iv
+	block2(&c, &d, data, data[64:])
+	e, f := iv, iv
+	blockGeneric(&e, data[:36*64])
+	blockGeneric(&f, data[64:])
+	if c != e || d != f {
+		t.Fatalf("block2 lanes differ from generic")
+	}
+}
+
+func TestBlockSums(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, bs := range []int{64, 1024, 4096, 65536} {
+		for _, n := range []int{0, 1, 63, 64, 65, bs - 1, bs, bs + 1, 2*bs - 1, 2 * bs, 3*bs + 17, 7*bs + 100} {
+			data := randBytes(r, n)
+			want := refBlockSums(data, bs)
+			dst := make([]byte, len(want)+7)
+			got, err := BlockSums(dst, data, bs, nil)
+			if err != nil || got != len(want) || !bytes.Equal(dst[:got], want) {
+				t.Errorf("BlockSums(bs=%d, %d bytes) = %d, %v; digests match: %v", bs, n, got, err, bytes.Equal(dst[:got], want))
+			}
+			// With an along stream that already holds some bytes.
+			for _, pre := range []int{0, 1, 63, 64, 100} {
+				prefix := randBytes(r, pre)
+				along := New()
+				along.Write(prefix)
+				got, err = BlockSums(dst, data, bs, along)
+				if err != nil || !bytes.Equal(dst[:got], want) {
+					t.Errorf("BlockSums(bs=%d, %d bytes, along after %d) digests wrong (%v)", bs, n, pre, err)
+				}
+				wantAlong := sha256.Sum256(append(prefix, data...))
+				if s := along.Sum256(); s != wantAlong {
+					t.Errorf("along stream after BlockSums(bs=%d, %d bytes, prefix %d) = %x, want %x", bs, n, pre, s, wantAlong)
+				}
+				along.Write([]byte("more"))
+				if s, w := along.Sum256(), sha256.Sum256(append(append(prefix, data...), "more"...)); s != w {
+					t.Errorf("along stream continued after BlockSums: %x, want %x", s, w)
+				}
+			}
+		}
+	}
+	if _, err := BlockSums(make([]byte, 64), []byte("x"), 100, nil); err == nil {
+		t.Error("BlockSums accepted block size 100")
+	}
+	if _, err := BlockSums(make([]byte, 31), []byte("x"), 4096, nil); err == nil {
+		t.Error("BlockSums accepted a short dst")
+	}
+}
+
+func FuzzBlockSums(f *testing.F) {
+	f.Add([]byte("hello"), uint8(0), uint16(3))
+	f.Add(make([]byte, 5000), uint8(6), uint16(64))
+	f.Fuzz(func(t *testing.T, data []byte, bsLog uint8, pre uint16) {
+		bs := 64 << (bsLog % 11)
+		prefix := bytes.Repeat([]byte{0xa5}, int(pre%300))
+		along := New()
+		along.Write(prefix)
+		want := refBlockSums(data, bs)
+		dst := make([]byte, len(want))
+		n, err := BlockSums(dst, data, bs, along)
+		if err != nil || n != len(want) || !bytes.Equal(dst, want) {
+			t.Fatalf("BlockSums(bs=%d, %d bytes) wrong", bs, len(data))
+		}
+		if s, w := along.Sum256(), sha256.Sum256(append(prefix, data...)); s != w {
+			t.Fatalf("along stream wrong")
+		}
+	})
+}
+
+func BenchmarkBlockSums(b *testing.B) {
+	data := make([]byte, 1<<20)
+	dst := make([]byte, 32*256)
+	b.Run("pairs", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			BlockSums(dst, data, 4096, nil)
+		}
+	})
+	b.Run("along", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		d := New()
+		for b.Loop() {
+			BlockSums(dst, data, 4096, d)
+		}
+	})
+	b.Run("crypto-sha256-blocks", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		for b.Loop() {
+			for off := 0; off < len(data); off += 4096 {
+				s := sha256.Sum256(data[off : off+4096])
+				copy(dst[off/4096*32:], s[:])
+			}
+		}
+	})
+	b.Run("crypto-sha256-blocks+stream", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		h := sha256.New()
+		for b.Loop() {
+			for off := 0; off < len(data); off += 4096 {
+				s := sha256.Sum256(data[off : off+4096])
+				copy(dst[off/4096*32:], s[:])
+			}
+			h.Write(data)
+		}
+	})
+	b.Run("stream", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		d := New()
+		for b.Loop() {
+			d.Write(data)
+		}
+	})
+	b.Run("small-4000-along", func(b *testing.B) {
+		small := data[:4000]
+		b.SetBytes(int64(len(small)))
+		for b.Loop() {
+			d := Digest{}
+			d.Reset()
+			d.Write(small[:100])
+			BlockSums(dst, small, 4096, &d)
+			d.Sum256()
+		}
+	})
+}
+
+// TestGeneratedAssembly checks that sha256x2_amd64.s is what gen.go writes.
+func TestGeneratedAssembly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the generator (go run); skipped with -short")
+	}
+	out := filepath.Join(t.TempDir(), "gen.s")
+	cmd := exec.Command("go", "run", "gen.go", "-o", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go run gen.go: %v\n%s", err, b)
+	}
+	want, err := os.ReadFile("sha256x2_amd64.s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("sha256x2_amd64.s differs from gen.go's output: run go generate ./internal/sha256x2")
+	}
+}
