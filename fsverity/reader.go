@@ -180,7 +180,7 @@ func (v *ReaderAt) ReadAt(b []byte, off int64) (int, error) {
 			want += bs - r
 		}
 		want = min(want, v.size-pos) // the file's last block may be partial
-		padded := want // whole blocks: the last one is zero-padded for hashing
+		padded := want               // whole blocks: the last one is zero-padded for hashing
 		if r := want % bs; r != 0 {
 			padded += bs - r
 		}
