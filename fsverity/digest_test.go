@@ -2,6 +2,8 @@ package fsverity
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"math/rand/v2"
 	"encoding/json"
 	"errors"
 	"io"
@@ -193,5 +195,36 @@ func TestStreamingMemory(t *testing.T) {
 		} else {
 			t.Logf("%+v: hashing 256 MiB allocated %d bytes in total", p, alloc)
 		}
+	}
+}
+
+func TestNewWithSHA256(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 55, 56, 64, 100, 4095, 4096, 4097, 8192, 3*4096 + 5, 40*4096 + 1, 1 << 20} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(r.Uint32())
+		}
+		prefix := []byte("\x00\x00\x00\x20header-of-some-length")
+		h := NewWithSHA256(prefix)
+		for p := data; len(p) > 0; {
+			k := min(len(p), 1+r.IntN(20000))
+			h.Write(p[:k])
+			p = p[k:]
+		}
+		if got, want := h.Digest(), Sum(data); got != want {
+			t.Errorf("%d bytes: digest %x, want %x", n, got, want)
+		}
+		if got, want := h.SHA256(), sha256.Sum256(append(append([]byte{}, prefix...), data...)); got != want {
+			t.Errorf("%d bytes: SHA256 %x, want %x", n, got, want)
+		}
+		d, s := SumWithSHA256(prefix, data)
+		if d != Sum(data) || s != h.SHA256() {
+			t.Errorf("%d bytes: SumWithSHA256 = %x, %x; want %x, %x", n, d, s, Sum(data), h.SHA256())
+		}
+	}
+	var plain Hasher
+	if plain.SHA256() != ([32]byte{}) {
+		t.Error("SHA256 of a Hasher without one is not zero")
 	}
 }

@@ -1,8 +1,11 @@
 package fsverity
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/gostree/gostree/internal/sha256x2"
+	"hash"
 	"io"
 	"os"
 )
@@ -20,6 +23,8 @@ type Hasher struct {
 	sum    [MaxDigestSize]byte // scratch for a block hash
 	carry  [MaxDigestSize]byte // scratch for Sum
 	batch  [sumBatch * MaxDigestSize]byte
+	along  hash.Hash        // see NewWithSHA256
+	alongX *sha256x2.Digest // along, when it can share passes with the blocks
 }
 
 // sumBatch is how many data blocks Write hashes in one call.
@@ -53,6 +58,9 @@ func (h *Hasher) Write(p []byte) (int, error) {
 	bs := h.c.bs
 	if len(h.data) > 0 {
 		k := copy(h.data[len(h.data):bs], p)
+		if h.along != nil {
+			h.along.Write(p[:k])
+		}
 		h.data = h.data[:len(h.data)+k]
 		p = p[k:]
 		if len(h.data) < bs {
@@ -66,15 +74,70 @@ func (h *Hasher) Write(p []byte) (int, error) {
 		ds := h.c.ds
 		for n > 0 {
 			k := min(n, sumBatch)
-			h.bh.sumBlocks(h.batch[:k*ds], p[:k*bs])
+			if h.along != nil && h.alongX == nil {
+				h.along.Write(p[:k*bs])
+			}
+			h.bh.sumBlocks(h.batch[:k*ds], p[:k*bs], h.alongX)
 			for i := range k {
 				h.push(h.batch[i*ds : (i+1)*ds])
 			}
 			p, n = p[k*bs:], n-k
 		}
 	}
+	if h.along != nil {
+		h.along.Write(p)
+	}
 	h.data = append(h.data, p...)
 	return n, nil
+}
+
+// NewWithSHA256 returns a Hasher with the default parameters that also
+// computes the plain SHA-256 of prefix followed by everything written
+// (SHA256 returns it), hashing both in the same passes over the data. An
+// object store that names files by a SHA-256 of their content gets the
+// fs-verity digest for much less than a second pass.
+func NewWithSHA256(prefix []byte) *Hasher {
+	h, _ := New(nil)
+	if sha256x2.Fast() {
+		h.alongX = sha256x2.New()
+		h.along = h.alongX
+	} else {
+		h.along = sha256.New() // faster than sha256x2 without the SHA extensions
+	}
+	h.along.Write(prefix)
+	return h
+}
+
+// SumWithSHA256 returns the fs-verity digest of data (default parameters)
+// and the SHA-256 of prefix followed by data, as a Hasher from
+// NewWithSHA256 would, without allocating for data of at most one block.
+func SumWithSHA256(prefix, data []byte) (Digest, [32]byte) {
+	if len(data) > DefaultBlockSize || !sha256x2.Fast() {
+		h := NewWithSHA256(prefix)
+		h.Write(data)
+		return h.Digest(), h.SHA256()
+	}
+	var along sha256x2.Digest
+	along.Reset()
+	along.Write(prefix)
+	var root [32]byte
+	if len(data) > 0 {
+		sha256x2.BlockSums(root[:], data, DefaultBlockSize, &along)
+	}
+	var d Digest
+	c, _ := resolve(nil)
+	c.fileDigest(d[:], root[:], int64(len(data)))
+	return d, along.Sum256()
+}
+
+// SHA256 returns the SHA-256 of the prefix and the data written, for a
+// Hasher made by NewWithSHA256 (zero otherwise).
+func (h *Hasher) SHA256() [32]byte {
+	var s [32]byte
+	if h.along != nil {
+		h.along.Sum(s[:0])
+	}
+	return s
 }
 
 // dataBlock hashes one full data block into level 0.
@@ -191,8 +254,10 @@ func (h *Hasher) Size() int64 { return h.size }
 // Params returns the Hasher's parameters, with defaults filled in.
 func (h *Hasher) Params() Params { return h.c.params() }
 
-// Reset discards all data written, keeping the parameters and buffers.
+// Reset discards all data written, keeping the parameters and buffers; it
+// also ends the SHA-256 of NewWithSHA256.
 func (h *Hasher) Reset() {
+	h.along, h.alongX = nil, nil
 	h.size = 0
 	h.data = h.data[:0]
 	for i := range h.levels {

@@ -213,13 +213,17 @@ func (b *blockHasher) sum(dst, block []byte) {
 // sumBlocks writes the hashes of the len(data)/c.bs whole blocks of data
 // into dst (c.ds bytes each). Unsalted SHA-256 hashes two blocks at a time
 // (sha256x2), which is faster than one by one where the CPU has the SHA
-// extensions.
-func (b *blockHasher) sumBlocks(dst, data []byte) {
+// extensions; a non-nil along stream is fed the same blocks in the same
+// pass.
+func (b *blockHasher) sumBlocks(dst, data []byte, along *sha256x2.Digest) {
 	bs, ds := b.c.bs, b.c.ds
 	n := len(data) / bs
-	if n >= 2 && b.h == nil && b.c.alg == SHA256 && sha256x2.Fast() {
-		sha256x2.BlockSums(dst[:n*ds], data[:n*bs], bs, nil)
+	if b.h == nil && b.c.alg == SHA256 && sha256x2.Fast() && (n >= 2 || along != nil) {
+		sha256x2.BlockSums(dst[:n*ds], data[:n*bs], bs, along)
 		return
+	}
+	if along != nil {
+		along.Write(data[:n*bs])
 	}
 	for i := range n {
 		b.sum(dst[i*ds:(i+1)*ds], data[i*bs:(i+1)*bs])

@@ -207,7 +207,7 @@ func (v *ReaderAt) ReadAt(b []byte, off int64) (int, error) {
 		// Hash the chunk's blocks in one batch (two at a time where the
 		// CPU allows).
 		ds := int64(v.t.c.ds)
-		s.bh.sumBlocks(s.sums, buf)
+		s.bh.sumBlocks(s.sums, buf, nil)
 		for o := int64(0); o < want; o += bs {
 			blk := buf[o:min(o+bs, want)]
 			if err := v.verifyData(s, pos+o, s.sums[o/bs*ds:(o/bs+1)*ds]); err != nil {

@@ -330,12 +330,17 @@ func ContentChecksum(m *Meta, content io.Reader) (ID, error) {
 }
 
 func newContentHash(m *Meta) hash.Hash {
-	header := encodeFileHeader(m)
 	h := sha256.New()
-	p := lengthPrefix(len(header))
-	h.Write(p[:])
-	h.Write(header)
+	h.Write(contentPrefix(m))
 	return h
+}
+
+// contentPrefix is what a content checksum hashes before the file's data:
+// the length-prefixed file header.
+func contentPrefix(m *Meta) []byte {
+	header := encodeFileHeader(m)
+	p := lengthPrefix(len(header))
+	return append(p[:], header...)
 }
 
 // ErrSizeChanged means a file's length differed from what its stat said,
@@ -379,9 +384,18 @@ func (tx *Transaction) WriteContentBytes(ctx context.Context, m *Meta, data []by
 	if int64(len(data)) != m.Size {
 		return ID{}, ErrSizeChanged
 	}
-	h := newContentHash(m)
-	h.Write(data)
-	id := ID(h.Sum(nil))
+	var id ID
+	var digest *fsverity.Digest
+	if tx.recordsDigests() {
+		// The object's fs-verity digest (its file holds exactly data) and
+		// its checksum in the same passes over data.
+		d, sum := fsverity.SumWithSHA256(contentPrefix(m), data)
+		id, digest = ID(sum), &d
+	} else {
+		h := newContentHash(m)
+		h.Write(data)
+		id = ID(h.Sum(nil))
+	}
 	if ok, err := tx.Has(id, TypeFile); err != nil || ok {
 		return id, err
 	}
@@ -390,7 +404,7 @@ func (tx *Transaction) WriteContentBytes(ctx context.Context, m *Meta, data []by
 		return id, nil
 	}
 	path := tx.stagedPath(n)
-	if err := tx.writeRegularObject(id, path, m, data); err != nil {
+	if err := tx.writeRegularObject(id, path, m, data, digest); err != nil {
 		tx.unstage(n, path)
 		return ID{}, fmt.Errorf("write content %s: %w", id, err)
 	}
@@ -436,9 +450,9 @@ func readUmask() uint32 {
 }
 
 // writeRegularObject creates path holding data in the repository's format,
-// and for bare modes records the object file's fs-verity digest and enables
-// kernel verity when configured.
-func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []byte) error {
+// and for bare modes records the object file's fs-verity digest (digest, or
+// computed here when nil) and enables kernel verity when configured.
+func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []byte, digest *fsverity.Digest) error {
 	// Create the file with its final permissions when the umask lets us,
 	// which spares an fchmod per object.
 	perm, final := uint32(0o600), tx.finalPerm(m)
@@ -468,7 +482,11 @@ func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []by
 	if err != nil || !tx.recordsDigests() {
 		return err
 	}
-	return tx.sealObject(id, path, fsverity.Sum(data), m)
+	if digest == nil {
+		d := fsverity.Sum(data)
+		digest = &d
+	}
+	return tx.sealObject(id, path, *digest, m)
 }
 
 // sealObject records the digest of a finished bare object file and enables
@@ -543,10 +561,13 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader, h hash.Hash) (ID, error
 	}
 	var vh *fsverity.Hasher
 	if tx.recordsDigests() {
-		vh, _ = fsverity.New(nil)
+		// The fs-verity digest and the checksum in the same passes.
+		vh = fsverity.NewWithSHA256(contentPrefix(m))
 		w = io.MultiWriter(w, vh)
+	} else {
+		w = io.MultiWriter(w, h)
 	}
-	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(r, m.Size+1))
+	n, err := io.Copy(w, io.LimitReader(r, m.Size+1))
 	if err != nil {
 		return fail(fmt.Errorf("write content: %w", err))
 	}
@@ -561,7 +582,12 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader, h hash.Hash) (ID, error
 	if err := bw.Flush(); err != nil {
 		return fail(fmt.Errorf("write content: %w", err))
 	}
-	id := ID(h.Sum(nil))
+	var id ID
+	if vh != nil {
+		id = ID(vh.SHA256())
+	} else {
+		id = ID(h.Sum(nil))
+	}
 	if ok, err := tx.Has(id, TypeFile); err != nil || ok {
 		f.Close()
 		os.Remove(tmp)
@@ -680,7 +706,7 @@ func (tx *Transaction) stageSymlink(id ID, path string, m *Meta) error {
 	switch tx.r.mode {
 	case ModeBareUser:
 		// bare-user stores symlinks as regular files holding the target and a NUL.
-		return tx.writeRegularObject(id, path, m, append([]byte(m.Target), 0))
+		return tx.writeRegularObject(id, path, m, append([]byte(m.Target), 0), nil)
 	case ModeArchive:
 		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
 		if err != nil {
