@@ -19,7 +19,10 @@
 #          v1's deployment image
 #   boot 6 the helper refuses the deployment: image digest ≠ commit's
 #
-# Every boot has a timeout (BOOT_TIMEOUT, default 120 s; a boot takes about
+# Every boot passes gostree.timings, so the helper's summary line also gives
+# runtime_start_ms (the kernel's "Run /init" to the helper's Init: exec and
+# the Go runtime's start). Every boot has a timeout (BOOT_TIMEOUT, default
+# 120 s; a boot takes about
 # 4-15 s under TCG). Without the prerequisites (root, qemu, busybox-static, e2fsprogs,
 # kmod, network to the Debian mirror) it skips with the reason, or fails
 # when GOSTREE_TEST_NO_SKIP=1. Timings go to $WORK/timings.txt and are
@@ -27,7 +30,9 @@
 #
 # Environment: GOSTREE_BOOTTEST_CACHE (kernel cache, default
 # /var/cache/gostree-boottest), DEBIAN_MIRROR, KERNEL_SUITES (default
-# "bookworm-backports trixie"), BOOT_TIMEOUT, BOOT_EXTRA_KARGS (e.g.
+# "bookworm-backports trixie"), BOOT_TIMEOUT, BOOT_BASELINE=N (N extra
+# boots each of a busybox-only initramfs and of the helper, to compare; see
+# baseline below), BOOT_EXTRA_KARGS (e.g.
 # gostree.debug for the helper's step timings), KEEP=1 (keep the work
 # directory).
 set -euo pipefail
@@ -229,7 +234,7 @@ boot() {
 	timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 \
 		-kernel "$WORK/vmlinuz" -initrd "$WORK/initrd" \
 		-drive "file=$DISK,if=virtio,format=raw,cache=unsafe" \
-		-append "$options console=ttyS0 panic=-1 loglevel=5 $* ${BOOT_EXTRA_KARGS:-}" \
+		-append "$options console=ttyS0 panic=-1 loglevel=5 gostree.timings $* ${BOOT_EXTRA_KARGS:-}" \
 		-nographic -no-reboot -nodefaults -serial stdio -monitor none \
 		</dev/null >"$WORK/$name.log" 2>&1 || rc=$?
 	tr -d '\r' <"$WORK/$name.log" >"$WORK/$name.txt"
@@ -285,6 +290,10 @@ expect rollback 'GOSTREE-MARKER: GOSTREE-MARKER-v1' "v1 marker missing after rol
 expect rollback "$ROOT_VERITY" "rolled-back root is not verity=require"
 pass "rollback, then boot v1"
 
+# A copy of the disk in its good state (v1 default, verity on), for the
+# comparison boots at the end (BOOT_BASELINE).
+if [ "${BOOT_BASELINE:-0}" -gt 0 ]; then cp --sparse=always "$DISK" "$WORK/disk-good.img"; fi
+
 # Tamper: overwrite the first data block of v1's marker object.
 BLK=$(dfs "bmap $MARKER_PATH 0" | tr -d '[:space:]')
 INO=$(dfs "stat $MARKER_PATH" | sed -n 's/^Inode: \([0-9]*\).*/\1/p')
@@ -303,6 +312,81 @@ boot mismatch
 expect mismatch 'gostree-prepare-root: FAILED: .*does not match its commit' "the helper did not refuse a mismatched image"
 refute mismatch 'GOSTREE-MARKER' "the OS ran with a mismatched image"
 pass "image digest mismatch refused"
+
+# --- baseline (BOOT_BASELINE=N) -------------------------------------------
+# What the helper adds to a boot, against the least an initramfs does: a
+# busybox /init that mounts /dev, /proc, /sys and /run, loads the same
+# modules (decompressed here: busybox insmod), waits for /dev/vda, mounts
+# it and runs switch_root into a plain ext4 root (the v1 tree). N boots of
+# it alternate with N boots of v1 through the helper; each side's time
+# from the kernel's "Run /init" to the exec of the OS's init, without
+# module loading and the root device wait, is printed with the medians.
+baseline() {
+	local n=$1 bl=$WORK/baseline i m k line
+	rm -rf "$bl" && mkdir -p "$bl/root" "$bl/initrd"/{bin,dev,proc,sys,run,sysroot,mods}
+	cp -a "$WORK/tree1/." "$bl/root/"
+	ln -sf busybox "$bl/root/usr/bin/dmesg"
+	printf '#!/bin/sh\necho "baseline: os init" >/dev/kmsg\ndmesg | grep -E "Run /init|baseline:"\npoweroff -f\n' >"$bl/root/usr/sbin/init"
+	chmod 755 "$bl/root/usr/sbin/init"
+	truncate -s 256M "$bl/disk.img"
+	mkfs.ext4 -q -F -d "$bl/root" "$bl/disk.img"
+	cp "$BUSYBOX" "$bl/initrd/bin/busybox"
+	k=0
+	for m in $(sed -n 's/.* modules: //p' "$WORK/initramfs.txt"); do
+		k=$((k + 1))
+		f=$(find "$KDIR/lib/modules/$KVER/" -name "$m" | head -1)
+		[ -n "$f" ] || die "baseline: module $m not found"
+		case $f in
+		*.xz) xz -dc "$f" ;;
+		*.zst) zstd -dc "$f" ;;
+		*) cat "$f" ;;
+		esac >"$bl/initrd/mods/$(printf %02d $k).ko"
+	done
+	cat >"$bl/initrd/init" <<'INIT'
+#!/bin/busybox sh
+B=/bin/busybox
+$B mount -t devtmpfs -o mode=0755 devtmpfs /dev
+$B mount -t proc proc /proc
+$B mount -t sysfs sysfs /sys
+$B mount -t tmpfs -o mode=0755 tmpfs /run
+echo "baseline: modules start" >/dev/kmsg
+for m in /mods/*.ko; do $B insmod $m; done
+echo "baseline: modules done" >/dev/kmsg
+while [ ! -b /dev/vda ]; do $B usleep 1000; done
+echo "baseline: root device" >/dev/kmsg
+$B mount -t ext4 -o rw /dev/vda /sysroot
+for d in dev proc sys run; do $B mount --move /$d /sysroot/$d; done
+echo "baseline: switch" >/sysroot/dev/kmsg
+exec $B switch_root /sysroot /sbin/init
+INIT
+	chmod 755 "$bl/initrd/init"
+	(cd "$bl/initrd" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$bl/initrd.cpio"
+	: >"$bl/results.txt"
+	for i in $(seq "$n"); do
+		timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 \
+			-kernel "$WORK/vmlinuz" -initrd "$bl/initrd.cpio" \
+			-drive "file=$bl/disk.img,if=virtio,format=raw,cache=unsafe" \
+			-append "console=ttyS0 panic=-1 loglevel=5" \
+			-nographic -no-reboot -nodefaults -serial stdio -monitor none </dev/null 2>&1 | tr -d '\r' >"$bl/boot.txt" || true
+		line=$(sed -n 's/^\[ *\([0-9.]*\)\] \(Run \/init\|baseline: [a-z ]*\).*/\1 \2/p' "$bl/boot.txt" | awk '
+			/Run/ {r=$1} /modules start/ {a=$1} /modules done/ {b=$1} /root device/ {c=$1} /switch/ {w=$1}
+			END {if (w) printf "%.1f %.1f", ((w-r)-(b-a)-(c-b))*1000, (b-a)*1000}')
+		[ -n "$line" ] || { tail -20 "$bl/boot.txt" >&2; die "baseline boot $i printed no timings"; }
+		echo "baseline ${line% *} ${line#* }" >>"$bl/results.txt"
+		cp --sparse=always "$WORK/disk-good.img" "$DISK"
+		boot "compare$i"
+		line=$(sed -n 's/.*gostree-prepare-root: switching root .*modules_ms=\([0-9.]*\).* own_ms=\([0-9.]*\) runtime_start_ms=\([0-9.]*\).*/\1 \2 \3/p' "$WORK/compare$i.txt")
+		[ -n "$line" ] || die "compare$i: the helper printed no timings"
+		set -- $line
+		echo "helper $(awk -v a="$2" -v b="$3" 'BEGIN {printf "%.1f", a + b}') $1" >>"$bl/results.txt"
+	done
+	log "baseline comparison (ms from Run /init to exec of the OS init, without modules and root wait; then module loading):"
+	sed 's/^/  /' "$bl/results.txt" >&2
+	for side in baseline helper; do
+		echo "${side}_median_ms $(awk -v s=$side '$1 == s {print $2}' "$bl/results.txt" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" >>"$TIMINGS"
+	done
+}
+if [ "${BOOT_BASELINE:-0}" -gt 0 ]; then baseline "$BOOT_BASELINE"; fi
 
 # --- report --------------------------------------------------------------
 echo "total_s $(elapsed "$T0")" >>"$TIMINGS"
