@@ -3,10 +3,10 @@ package fsverity
 import (
 	"bytes"
 	"crypto/sha256"
-	"math/rand/v2"
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
