@@ -370,7 +370,7 @@ func (tx *Transaction) WriteContent(ctx context.Context, m *Meta, r io.Reader) (
 		}
 		return tx.WriteContentBytes(ctx, m, buf[:n])
 	}
-	return tx.stageStream(m, r, newContentHash(m))
+	return tx.stageStream(m, r)
 }
 
 // WriteContentBytes is WriteContent for content already in memory.
@@ -536,7 +536,7 @@ func (tx *Transaction) writeArchiveHeader(w io.Writer, m *Meta) error {
 // stageStream writes a large regular file through a temporary file while
 // hashing it, then names it after its checksum (or drops it if the object
 // exists).
-func (tx *Transaction) stageStream(m *Meta, r io.Reader, h hash.Hash) (ID, error) {
+func (tx *Transaction) stageStream(m *Meta, r io.Reader) (ID, error) {
 	tmp := filepath.Join(tx.staging, fmt.Sprintf("tmp-%d", tx.tmpSeq.Add(1)))
 	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -559,12 +559,14 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader, h hash.Hash) (ID, error
 		defer tx.r.putDeflater(zw)
 		w = zw
 	}
+	// The checksum, and in bare modes the fs-verity digest in the same passes.
 	var vh *fsverity.Hasher
+	var h hash.Hash
 	if tx.recordsDigests() {
-		// The fs-verity digest and the checksum in the same passes.
 		vh = fsverity.NewWithSHA256(contentPrefix(m))
 		w = io.MultiWriter(w, vh)
 	} else {
+		h = newContentHash(m)
 		w = io.MultiWriter(w, h)
 	}
 	n, err := io.Copy(w, io.LimitReader(r, m.Size+1))
