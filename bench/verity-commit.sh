@@ -5,7 +5,7 @@
 # prints each run's wall and CPU times and the medians.
 #
 # Each repository is made on a fresh ext4 filesystem (a loop image under
-# $LOOPDIR, default /var/tmp) when run as root, so no run inherits the
+# $LOOPDIR, default /var/tmp, attached with direct I/O) when run as root, so no run inherits the
 # previous run's deleted inodes or dirty pages; otherwise in a plain
 # directory. The corpus is read once first so every run starts with it in
 # the page cache.
@@ -19,8 +19,10 @@ LOOPDIR=${LOOPDIR:-/var/tmp}
 WORK=$(mktemp -d -t gostree-verity-bench.XXXXXX)
 MNT=$WORK/mnt
 mkdir -p "$MNT"
+LOOPDEV=
 cleanup() {
 	mountpoint -q "$MNT" && umount "$MNT"
+	if [ -n "$LOOPDEV" ]; then losetup -d "$LOOPDEV" 2>/dev/null || true; fi
 	rm -rf "$WORK" "$LOOPDIR"/gostree-verity-bench.img
 }
 trap cleanup EXIT
@@ -29,7 +31,7 @@ G=$WORK/gostree
 tar -C "$CORPUS" -cf - . 2>/dev/null | cat >/dev/null || true # warm the page cache
 SIZE_KB=$(du -sk "$CORPUS" 2>/dev/null | cut -f1)
 USE_LOOP=0
-if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null; then USE_LOOP=1; fi
+if [ "$(id -u)" = 0 ] && command -v mkfs.ext4 >/dev/null && command -v losetup >/dev/null; then USE_LOOP=1; fi
 
 # run FLAG: one commit into a fresh repository; prints "wall user sys".
 run() {
@@ -38,8 +40,11 @@ run() {
 		local img=$LOOPDIR/gostree-verity-bench.img
 		rm -f "$img"
 		truncate -s $((SIZE_KB * 2 + 4194304))K "$img"
-		mkfs.ext4 -q -F "$img"
-		mount -o loop "$img" "$MNT"
+		# Direct I/O: the loop device writes through to the disk like a
+		# real one, without a second page cache copy of everything.
+		LOOPDEV=$(losetup --direct-io=on -f --show "$img")
+		mkfs.ext4 -q -F "$LOOPDEV"
+		mount "$LOOPDEV" "$MNT"
 		repo=$MNT/repo
 	else
 		rm -rf "$repo"
@@ -48,7 +53,10 @@ run() {
 	sync
 	/usr/bin/time -f '%e %U %S' -o "$WORK/time" "$G" commit --repo="$repo" -b b --no-stat-cache $1 --tree=dir="$CORPUS" >/dev/null
 	cat "$WORK/time"
-	if [ "$USE_LOOP" = 1 ]; then umount "$MNT"; fi
+	if [ "$USE_LOOP" = 1 ]; then
+		umount "$MNT"
+		losetup -d "$LOOPDEV"
+	fi
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
