@@ -221,21 +221,17 @@ func BlockSums(dst, data []byte, bs int, along *Digest) (int, error) {
 	for {
 		for k := range lanes {
 			for !active[k] {
-				switch {
-				case k == 0 && alongPending:
+				if k == 0 && alongPending {
 					alongPending = false
-				case next < nb:
+				} else if next < nb {
 					lanes[k] = blockJob(data, next, bs, &mix[k], &pad)
 					next++
-				default:
-					goto loaded
+				} else {
+					break
 				}
-				active[k] = true
-				if lanes[k].cur() == nil { // an along stream with no whole block
-					active[k] = false
-				}
+				// An along stream may have no whole block to hash.
+				active[k] = lanes[k].cur() != nil
 			}
-		loaded:
 		}
 		var st [2]*State
 		for k := range lanes {
