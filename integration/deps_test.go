@@ -15,7 +15,7 @@ func TestImportRules(t *testing.T) {
 		banned []string
 		why    string
 	}{
-		{"internal/sha256x2", []string{mod}, "sha256x2 is a leaf: standard library only"},
+		{"internal/sha256x2", []string{mod}, "sha256x2 is a leaf: standard library and x/sys only"},
 		{"fsverity", []string{mod}, "fsverity is a leaf: standard library, x/sys and internal/sha256x2 only"},
 		{"gvariant", []string{mod}, "gvariant is a leaf: standard library only"},
 		{"keyfile", []string{mod}, "keyfile is a leaf: standard library only"},

@@ -2,6 +2,8 @@
 
 package sha256x2
 
+import "golang.org/x/sys/cpu"
+
 //go:generate go run gen.go
 
 //go:noescape
@@ -12,25 +14,19 @@ func blocks2(a, b *State, pa, pb *byte, n int)
 
 func cpuid(eax, ecx uint32) (a, b, c, d uint32)
 
-// hasSHANI reports whether the CPU has the SHA extensions and the SSE4.1,
-// SSSE3 and AVX instructions the assembly also uses, and the OS saves the
-// AVX state (OSXSAVE and XCR0 are checked through the AVX bit as Go's
-// runtime reports it: an AVX-less kernel clears CPUID's OSXSAVE).
+// hasSHANI reports whether the CPU has the SHA extensions and the SSSE3,
+// SSE4.1 and AVX instructions the assembly also uses. AVX (VEX encoding)
+// also needs the OS to save its state: x/sys/cpu checks XCR0 for that. Only
+// the SHA bit (CPUID leaf 7, EBX bit 29) is read here, x/sys/cpu has none.
 func hasSHANI() bool {
-	maxLeaf, _, _, _ := cpuid(0, 0)
-	if maxLeaf < 7 {
+	if !cpu.X86.HasAVX || !cpu.X86.HasSSSE3 || !cpu.X86.HasSSE41 {
 		return false
 	}
-	_, _, c1, _ := cpuid(1, 0)
+	if maxLeaf, _, _, _ := cpuid(0, 0); maxLeaf < 7 {
+		return false
+	}
 	_, b7, _, _ := cpuid(7, 0)
-	const (
-		ssse3   = 1 << 9
-		sse41   = 1 << 19
-		osxsave = 1 << 27
-		avx     = 1 << 28
-		sha     = 1 << 29
-	)
-	return c1&ssse3 != 0 && c1&sse41 != 0 && c1&osxsave != 0 && c1&avx != 0 && b7&sha != 0
+	return b7&(1<<29) != 0
 }
 
 var fast = hasSHANI()
