@@ -31,11 +31,5 @@ func BenchmarkDigestAndSHA256(b *testing.B) {
 				h.Digest()
 			}
 		})
-		b.Run(fmt.Sprintf("SumWithSHA256/%d", n), func(b *testing.B) {
-			b.SetBytes(int64(n))
-			for b.Loop() {
-				SumWithSHA256(prefix, data)
-			}
-		})
 	}
 }

@@ -3,8 +3,9 @@ package fsverity
 import (
 	"encoding/hex"
 	"fmt"
-	"github.com/gostree/gostree/internal/sha256x2"
 	"strings"
+
+	"github.com/gostree/gostree/internal/sha256x2"
 )
 
 // Digest is the SHA-256, 4096-byte-block, unsalted fs-verity file digest:

@@ -4,10 +4,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/gostree/gostree/internal/sha256x2"
 	"hash"
 	"io"
 	"os"
+
+	"github.com/gostree/gostree/internal/sha256x2"
 )
 
 // Hasher computes an fs-verity file digest from a stream. It is an
@@ -23,8 +24,7 @@ type Hasher struct {
 	sum    [MaxDigestSize]byte // scratch for a block hash
 	carry  [MaxDigestSize]byte // scratch for Sum
 	batch  [sumBatch * MaxDigestSize]byte
-	along  hash.Hash        // see NewWithSHA256
-	alongX *sha256x2.Digest // along, when it can share passes with the blocks
+	along  hash.Hash // see NewWithSHA256
 }
 
 // sumBatch is how many data blocks Write hashes in one call.
@@ -70,14 +70,16 @@ func (h *Hasher) Write(p []byte) (int, error) {
 		h.data = h.data[:0]
 	}
 	if n := len(p) / bs; n > 0 {
-		// Hash up to sumBatch blocks at a time, then push their hashes.
+		// Hash up to sumBatch blocks at a time, then push their hashes. A
+		// sha256x2 along stream shares the passes; another is fed apart.
 		ds := h.c.ds
+		ax, _ := h.along.(*sha256x2.Digest)
 		for n > 0 {
 			k := min(n, sumBatch)
-			if h.along != nil && h.alongX == nil {
+			if h.along != nil && ax == nil {
 				h.along.Write(p[:k*bs])
 			}
-			h.bh.sumBlocks(h.batch[:k*ds], p[:k*bs], h.alongX)
+			h.bh.sumBlocks(h.batch[:k*ds], p[:k*bs], ax)
 			for i := range k {
 				h.push(h.batch[i*ds : (i+1)*ds])
 			}
@@ -99,35 +101,12 @@ func (h *Hasher) Write(p []byte) (int, error) {
 func NewWithSHA256(prefix []byte) *Hasher {
 	h, _ := New(nil)
 	if sha256x2.Fast() {
-		h.alongX = sha256x2.New()
-		h.along = h.alongX
+		h.along = sha256x2.New()
 	} else {
 		h.along = sha256.New() // faster than sha256x2 without the SHA extensions
 	}
 	h.along.Write(prefix)
 	return h
-}
-
-// SumWithSHA256 returns the fs-verity digest of data (default parameters)
-// and the SHA-256 of prefix followed by data, as a Hasher from
-// NewWithSHA256 would, without allocating for data of at most one block.
-func SumWithSHA256(prefix, data []byte) (Digest, [32]byte) {
-	if len(data) > DefaultBlockSize || !sha256x2.Fast() {
-		h := NewWithSHA256(prefix)
-		h.Write(data)
-		return h.Digest(), h.SHA256()
-	}
-	var along sha256x2.Digest
-	along.Reset()
-	along.Write(prefix)
-	var root [32]byte
-	if len(data) > 0 {
-		sha256x2.BlockSums(root[:], data, DefaultBlockSize, &along)
-	}
-	var d Digest
-	c, _ := resolve(nil)
-	c.fileDigest(d[:], root[:], int64(len(data)))
-	return d, along.Sum256()
 }
 
 // SHA256 returns the SHA-256 of the prefix and the data written, for a
@@ -257,7 +236,7 @@ func (h *Hasher) Params() Params { return h.c.params() }
 // Reset discards all data written, keeping the parameters and buffers; it
 // also ends the SHA-256 of NewWithSHA256.
 func (h *Hasher) Reset() {
-	h.along, h.alongX = nil, nil
+	h.along = nil
 	h.size = 0
 	h.data = h.data[:0]
 	for i := range h.levels {

@@ -5,9 +5,10 @@ import (
 	"crypto/sha512"
 	"encoding/binary"
 	"fmt"
-	"github.com/gostree/gostree/internal/sha256x2"
 	"hash"
 	"math/bits"
+
+	"github.com/gostree/gostree/internal/sha256x2"
 )
 
 // Algorithm is an fs-verity hash algorithm, numbered as the kernel's
