@@ -51,6 +51,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./gvariant/
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/cpio/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/cpio/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKmsgRecord$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/prepareroot/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCmdline$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/prepareroot/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./keyfile/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDirTree$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/

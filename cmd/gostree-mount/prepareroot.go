@@ -80,11 +80,7 @@ func runPrepareRoot(ctx context.Context, args []string, stdout, stderr io.Writer
 		reportFailure(stderr, err)
 		return 1
 	}
-	attrs := []any{"deployment", "/" + res.Deployment.RelDir, "composefs", res.Composefs, "verity", res.Verity}
-	if res.ImageDigest != "" {
-		attrs = append(attrs, "image_digest", res.ImageDigest, "digest_from", res.ImageDigestFrom)
-	}
-	opts.Logger.Info("prepared", attrs...)
+	opts.Logger.Info("prepared", append([]any{"deployment", "/" + res.Deployment.RelDir}, res.LogAttrs()...)...)
 	return 0
 }
 

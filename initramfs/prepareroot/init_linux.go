@@ -175,10 +175,7 @@ func Init(ctx context.Context, opts *InitOptions) error {
 	}
 	tm.Switch = time.Since(t)
 	tm.Total = time.Since(start)
-	attrs := []any{"init", init, "composefs", res.Composefs, "verity", res.Verity}
-	if res.ImageDigest != "" {
-		attrs = append(attrs, "image_digest", res.ImageDigest, "digest_from", res.ImageDigestFrom)
-	}
+	attrs := append([]any{"init", init}, res.LogAttrs()...)
 	attrs = append(attrs, "uptime_at_start_ms", ms(tm.Start),
 		"modules_ms", ms(tm.Modules), "modules", tm.NModules,
 		"root_wait_ms", ms(tm.RootWait), "root_mount_ms", ms(tm.RootMount),
@@ -194,7 +191,7 @@ func Init(ctx context.Context, opts *InitOptions) error {
 	log.Info("switching root", attrs...)
 	if err := unix.Exec(init, []string{init}, os.Environ()); err != nil {
 		if errors.Is(err, unix.EIO) {
-			return fmt.Errorf("exec %s in the deployment: %w (fs-verity rejected its data; see the kernel's overlayfs/fs-verity message)", init, err)
+			return fmt.Errorf("exec %s in the deployment: %w"+verityHint, init, err)
 		}
 		return fmt.Errorf("exec %s in the deployment: %w", init, err)
 	}

@@ -2,7 +2,6 @@ package prepareroot
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 
@@ -62,19 +61,8 @@ func scanKernelLog(f func(at time.Duration, text string) bool) {
 		if err != nil || n <= 0 {
 			return
 		}
-		// "PRIORITY,SEQ,USEC,FLAGS;text\n" plus " KEY=value" lines.
-		prefix, text, ok := strings.Cut(string(buf[:n]), ";")
-		if !ok {
-			continue
-		}
-		text, _, _ = strings.Cut(text, "\n")
-		var at time.Duration
-		if fields := strings.SplitN(prefix, ",", 4); len(fields) >= 3 {
-			if us, err := strconv.ParseInt(fields[2], 10, 64); err == nil {
-				at = time.Duration(us) * time.Microsecond
-			}
-		}
-		if !f(at, text) {
+		at, text, ok := parseKmsgRecord(string(buf[:n]))
+		if ok && !f(at, text) {
 			return
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gostree/gostree/gvariant"
 )
@@ -205,4 +206,44 @@ func TestParseDeployDir(t *testing.T) {
 			t.Errorf("parseDeployDir(%q) = %q, %q, %q, %v; want %q, %q, %q, %v", tc.rel, s, cm, se, ok, tc.stateroot, tc.commit, tc.serial, tc.ok)
 		}
 	}
+}
+
+func TestParseKmsgRecord(t *testing.T) {
+	for _, tc := range []struct {
+		rec  string
+		at   time.Duration
+		text string
+		ok   bool
+	}{
+		{"6,339,2403644,-;Run /init as init process\n", 2403644 * time.Microsecond, "Run /init as init process", true},
+		{"3,12,5,-;overlayfs: lower file has no fs-verity digest\n SUBSYSTEM=block\n DEVICE=b254:0\n", 5 * time.Microsecond, "overlayfs: lower file has no fs-verity digest", true},
+		{"6,1,0,c;a;b\n", 0, "a;b", true},
+		{"6,1,x,-;bad time\n", 0, "bad time", true},
+		{"6,1,-5,-;negative\n", 0, "negative", true},
+		{"6,1;short prefix", 0, "short prefix", true},
+		{"no separator at all\n", 0, "", false},
+		{"", 0, "", false},
+	} {
+		at, text, ok := parseKmsgRecord(tc.rec)
+		if at != tc.at || text != tc.text || ok != tc.ok {
+			t.Errorf("parseKmsgRecord(%q) = %v, %q, %v; want %v, %q, %v", tc.rec, at, text, ok, tc.at, tc.text, tc.ok)
+		}
+	}
+}
+
+func FuzzParseKmsgRecord(f *testing.F) {
+	f.Add("6,339,2403644,-;Run /init as init process\n")
+	f.Add("3,12,5,-;text\n KEY=v\n")
+	f.Fuzz(func(t *testing.T, rec string) {
+		at, text, ok := parseKmsgRecord(rec)
+		if at < 0 {
+			t.Fatalf("negative time %v from %q", at, rec)
+		}
+		if strings.Contains(text, "\n") {
+			t.Fatalf("text %q has a newline", text)
+		}
+		if ok != strings.Contains(rec, ";") {
+			t.Fatalf("ok = %v for %q", ok, rec)
+		}
+	})
 }

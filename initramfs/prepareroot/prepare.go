@@ -65,6 +65,16 @@ type Result struct {
 	Elapsed time.Duration
 }
 
+// LogAttrs are the slog attributes that describe the prepared root:
+// composefs, verity and, when known, the image digest and its source.
+func (r *Result) LogAttrs() []any {
+	attrs := []any{"composefs", r.Composefs, "verity", r.Verity}
+	if r.ImageDigest != "" {
+		attrs = append(attrs, "image_digest", r.ImageDigest, "digest_from", r.ImageDigestFrom)
+	}
+	return attrs
+}
+
 func (o *Options) logger() *slog.Logger {
 	if o.Logger == nil {
 		return slog.New(slog.DiscardHandler)

@@ -368,7 +368,7 @@ func checkReadable(root, p string) error {
 	}
 	if err != nil {
 		if errors.Is(err, unix.EIO) {
-			return fmt.Errorf("read init %s in the deployment: %w (fs-verity rejected its data; see the kernel's overlayfs/fs-verity message)", name, err)
+			return fmt.Errorf("read init %s in the deployment: %w"+verityHint, name, err)
 		}
 		return fmt.Errorf("read init %s in the deployment: %w", name, err)
 	}
