@@ -120,14 +120,6 @@ func (s *State) bytes() [Size]byte {
 	return out
 }
 
-// Sum256 returns the SHA-256 digest of data.
-func Sum256(data []byte) [Size]byte {
-	var d Digest
-	d.Reset()
-	d.Write(data)
-	return d.Sum256()
-}
-
 // ErrBlockSize is returned by BlockSums for a block size that is not a
 // multiple of 64 from 64 to 65536.
 var ErrBlockSize = errors.New("sha256x2: block size must be a multiple of 64 from 64 to 65536")
