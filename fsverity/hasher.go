@@ -28,7 +28,7 @@ type Hasher struct {
 }
 
 // sumBatch is how many data blocks Write hashes in one call.
-const sumBatch = 32
+const sumBatch = 64
 
 // level is one Merkle tree level under construction.
 type level struct {

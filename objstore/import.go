@@ -38,7 +38,7 @@ var ErrInvalidObject = errors.New("invalid object")
 var (
 	bufReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
 	inflaters  = sync.Pool{}
-	copyBufs   = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+	copyBufs   = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 )
 
 // getBufReader returns a pooled bufio.Reader reading r.

@@ -558,7 +558,7 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader) (ID, error) {
 		h = newContentHash(m)
 		w = io.MultiWriter(w, h)
 	}
-	n, err := io.Copy(w, io.LimitReader(r, m.Size+1))
+	n, err := copyPooled(w, io.LimitReader(r, m.Size+1)) // 256 KiB writes: the digest hashes 16 blocks at a time
 	if err != nil {
 		return fail(fmt.Errorf("write content: %w", err))
 	}

@@ -1,22 +1,26 @@
-// Package sha256x2 computes SHA-256 two messages at a time. With the x86
+// Package sha256x2 computes SHA-256 several messages at a time. With the x86
 // SHA extensions one SHA256RNDS2 must wait for the previous, so a single
 // message leaves the hashing unit mostly idle; two independent messages
-// interleaved in one loop take about the time of one. fs-verity needs
-// exactly that: every 4 KiB block of a file is its own message, and an
-// object store also hashes the whole file for its checksum.
+// interleaved in one loop take about the time of one. Where the CPU has
+// AVX-512, sixteen messages of the same length go through the rounds
+// together, one per 32-bit lane of the ZMM registers, which is about twice
+// as fast again. fs-verity needs exactly that: every 4 KiB block of a file
+// is its own message, and an object store also hashes the whole file for
+// its checksum.
 //
-// BlockSums hashes the blocks of a buffer two by two, optionally feeding a
-// streaming Digest with the same bytes in the second lane; Digest is plain
+// BlockSums hashes the blocks of a buffer sixteen or two at a time,
+// optionally feeding a streaming Digest with the same bytes; Digest is plain
 // streaming SHA-256. Results are those of crypto/sha256 on every CPU; only
 // the speed depends on the CPU (Fast). We wrote this instead of using
-// crypto/sha256 because its block function cannot be driven two messages at
-// a time from outside the standard library.
+// crypto/sha256 because its block function cannot be driven several
+// messages at a time from outside the standard library.
 package sha256x2
 
 import (
 	"encoding/binary"
 	"errors"
 	"hash"
+	"math/bits"
 )
 
 const (
@@ -167,8 +171,10 @@ func blockJob(data []byte, i, bs int, mix, pad *[BlockSize]byte) job {
 // BlockSums writes to dst the SHA-256 digest of each bs-byte block of data,
 // the last block zero-padded to bs bytes (fs-verity's rule), 32 bytes per
 // block; dst must hold 32×⌈len(data)/bs⌉ bytes. When along is not nil,
-// along.Write(data) is done as well, hashed in the same passes. It returns
-// the number of bytes written to dst. It does not allocate.
+// along.Write(data) is done as well: in the same passes as the blocks with
+// the two-lane code, on its own where groups of sixteen blocks take the
+// AVX-512 lanes. It returns the number of bytes written to dst. It does not
+// allocate.
 func BlockSums(dst, data []byte, bs int, along *Digest) (int, error) {
 	if bs < BlockSize || bs > len(zeros) || bs%BlockSize != 0 {
 		return 0, ErrBlockSize
@@ -180,6 +186,20 @@ func BlockSums(dst, data []byte, bs int, along *Digest) (int, error) {
 	var pad [BlockSize]byte // the padding block of a bs-byte message
 	pad[0] = 0x80
 	binary.BigEndian.PutUint64(pad[BlockSize-8:], uint64(bs)*8)
+	if groups := len(data) / bs / 16; groups > 0 && fast16 {
+		// Sixteen whole blocks at a time in the ZMM lanes; the along
+		// stream, which cannot be split, on its own.
+		padwk := scheduleK(&pad)
+		for g := range groups {
+			sums16(dst[g*16*Size:], data[g*16*bs:], bs, &padwk)
+		}
+		done := groups * 16 * bs
+		if along != nil {
+			along.Write(data[:done])
+		}
+		n, err := BlockSums(dst[groups*16*Size:], data[done:], bs, along)
+		return groups*16*Size + n, err
+	}
 	var mix [2][BlockSize]byte
 
 	// Two lanes, each hashing one job at a time: the along stream first
@@ -263,4 +283,22 @@ func BlockSums(dst, data []byte, bs int, along *Digest) (int, error) {
 			}
 		}
 	}
+}
+
+// scheduleK returns the message schedule W[0..63] of block p plus the round
+// constants, word by word.
+func scheduleK(p *[BlockSize]byte) [64]uint32 {
+	var w [64]uint32
+	for i := range 16 {
+		w[i] = binary.BigEndian.Uint32(p[4*i:])
+	}
+	for i := 16; i < 64; i++ {
+		s0 := bits.RotateLeft32(w[i-15], -7) ^ bits.RotateLeft32(w[i-15], -18) ^ w[i-15]>>3
+		s1 := bits.RotateLeft32(w[i-2], -17) ^ bits.RotateLeft32(w[i-2], -19) ^ w[i-2]>>10
+		w[i] = w[i-16] + s0 + w[i-7] + s1
+	}
+	for i := range w {
+		w[i] += k[i]
+	}
+	return w
 }

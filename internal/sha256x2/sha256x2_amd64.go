@@ -2,7 +2,11 @@
 
 package sha256x2
 
-import "golang.org/x/sys/cpu"
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate go run gen.go
 
@@ -52,4 +56,31 @@ func block2(a, b *State, pa, pb []byte) {
 	}
 	blockGeneric(a, pa[:n*BlockSize])
 	blockGeneric(b, pb[:n*BlockSize])
+}
+
+//go:noescape
+func blocks16(out *[8][16]uint32, data *byte, stride, n int, padwk *[64]uint32)
+
+// fast16 says whether blocks16, the 16-lane AVX-512 code, can run: it needs
+// AVX-512 F and BW (x/sys/cpu also checks that the OS saves the ZMM state).
+var fast16 = fast && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
+
+// sums16 writes to dst the digests of the 16 bs-byte messages at data,
+// data+bs, ..., whose padding block has the message schedule plus round
+// constants padwk. It reports false, doing nothing, when the CPU lacks the
+// 16-lane code.
+func sums16(dst, data []byte, bs int, padwk *[64]uint32) bool {
+	if !fast16 {
+		return false
+	}
+	_ = data[16*bs-1]
+	_ = dst[16*Size-1]
+	var out [8][16]uint32
+	blocks16(&out, &data[0], bs, bs/BlockSize, padwk)
+	for i := range 16 {
+		for w := range 8 {
+			binary.BigEndian.PutUint32(dst[i*Size+4*w:], out[w][i])
+		}
+	}
+	return true
 }

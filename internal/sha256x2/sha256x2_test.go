@@ -75,7 +75,7 @@ func TestGenericMatches(t *testing.T) {
 func TestBlockSums(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, bs := range []int{64, 1024, 4096, 65536} {
-		for _, n := range []int{0, 1, 63, 64, 65, bs - 1, bs, bs + 1, 2*bs - 1, 2 * bs, 3*bs + 17, 7*bs + 100} {
+		for _, n := range []int{0, 1, 63, 64, 65, bs - 1, bs, bs + 1, 2*bs - 1, 2 * bs, 3*bs + 17, 7*bs + 100, 16*bs - 1, 16 * bs, 16*bs + 1, 17 * bs, 33*bs - 3, 48*bs + 64} {
 			data := randBytes(r, n)
 			want := refBlockSums(data, bs)
 			dst := make([]byte, len(want)+7)
@@ -207,5 +207,31 @@ func TestGeneratedAssembly(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Error("sha256x2_amd64.s differs from gen.go's output: run go generate ./internal/sha256x2")
+	}
+}
+
+// TestSums16 checks the sixteen-lane code directly (on CPUs with AVX-512),
+// for every block size fs-verity allows and smaller ones.
+func TestSums16(t *testing.T) {
+	if !fast16 {
+		t.Skip("the CPU (or the build) has no AVX-512: BlockSums uses the two-lane code, which TestBlockSums covers")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, bs := range []int{64, 128, 1024, 4096, 65536} {
+		data := randBytes(r, 16*bs)
+		var pad [BlockSize]byte
+		pad[0] = 0x80
+		pad[BlockSize-1] = 0 // the length goes in the last 8 bytes
+		for i, v := 0, uint64(bs)*8; i < 8; i++ {
+			pad[BlockSize-1-i] = byte(v >> (8 * i))
+		}
+		padwk := scheduleK(&pad)
+		dst := make([]byte, 16*Size)
+		if !sums16(dst, data, bs, &padwk) {
+			t.Fatal("sums16 refused although fast16 is set")
+		}
+		if want := refBlockSums(data, bs); !bytes.Equal(dst, want) {
+			t.Errorf("sums16(bs=%d) differs from crypto/sha256", bs)
+		}
 	}
 }
