@@ -76,10 +76,14 @@ type Transaction struct {
 	noDigests         bool
 }
 
-// sealed is what the digest log records about a new object.
+// sealed is what the digest log records about a new object. The object
+// file's inode, size and times are taken when it is sealed, in the worker
+// that wrote it; renames into objects/ keep what the log compares (not the
+// ctime). An object another writer published first is stat'ed again.
 type sealed struct {
 	digest fsverity.Digest
 	header []byte
+	st     fileStamp
 }
 
 // SkipVerityDigests stops the transaction from recording fs-verity digests
@@ -482,15 +486,32 @@ func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []by
 // kernel fs-verity on it when [ex-integrity] fsverity asks: "yes" fails where
 // the kernel or filesystem cannot, "maybe" carries on.
 func (tx *Transaction) sealObject(id ID, path string, d fsverity.Digest, m *Meta) error {
-	if !tx.noDigests {
-		s := sealed{digest: d}
-		if m != nil {
-			s.header = encodeFileHeader(m)
-		}
-		tx.mu.Lock()
-		tx.digests[id] = s
-		tx.mu.Unlock()
+	if err := tx.enableVerity(path); err != nil {
+		return err
 	}
+	if tx.noDigests {
+		return nil
+	}
+	s := sealed{digest: d}
+	if m != nil {
+		s.header = encodeFileHeader(m)
+	}
+	// Stat last: enabling verity may change the inode.
+	st, err := stampOf(path)
+	if err != nil {
+		return fmt.Errorf("record fs-verity digest: %w", err)
+	}
+	s.st = st
+	tx.mu.Lock()
+	tx.digests[id] = s
+	tx.mu.Unlock()
+	return nil
+}
+
+// enableVerity enables kernel fs-verity on the object file at path when
+// [ex-integrity] fsverity asks: "yes" fails where the kernel or filesystem
+// cannot, "maybe" carries on.
+func (tx *Transaction) enableVerity(path string) error {
 	if tx.verityMode == VerityNo || tx.verityMode == VerityMaybe && tx.verityUnsupported.Load() {
 		return nil
 	}
@@ -804,7 +825,7 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 	slices.SortFunc(metas, func(a, b ObjectName) int { return rank(a.Type) - rank(b.Type) })
 	for _, n := range metas {
 		dst := filepath.Join(tx.r.path, tx.r.ObjectPath(n.ID, n.Type))
-		if err := publishFile(tx.stagedPath(n), dst, n.Type == TypeCommitMeta, syncDirs); err != nil {
+		if _, err := publishFile(tx.stagedPath(n), dst, n.Type == TypeCommitMeta, syncDirs); err != nil {
 			return fmt.Errorf("commit transaction: store %s: %w", n, err)
 		}
 	}
@@ -832,35 +853,61 @@ func (tx *Transaction) publishDir(src, dst string, syncDirs map[string]bool) err
 		return fmt.Errorf("commit transaction: %w", err)
 	}
 	for _, e := range ents {
-		if err := publishFile(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name()), false, syncDirs); err != nil {
+		to := filepath.Join(dst, e.Name())
+		existed, err := publishFile(filepath.Join(src, e.Name()), to, false, syncDirs)
+		if err != nil {
 			return fmt.Errorf("commit transaction: store %s: %w", e.Name(), err)
 		}
+		if existed {
+			if err := tx.restamp(filepath.Base(dst), e.Name(), to); err != nil {
+				return err
+			}
+		}
 	}
+	return nil
+}
+
+// restamp stats the file of an object that another writer published first,
+// so that the digest recorded for it describes that file, not the staged
+// one; prefix and name are its staging directory and file name.
+func (tx *Transaction) restamp(prefix, name, path string) error {
+	id, err := ParseID(prefix + strings.TrimSuffix(name, ".file"))
+	if err != nil {
+		return nil // not a content object
+	}
+	s, ok := tx.digests[id]
+	if !ok {
+		return nil
+	}
+	if s.st, err = stampOf(path); err != nil {
+		return fmt.Errorf("commit transaction: record fs-verity digest of %s: %w", id, err)
+	}
+	tx.digests[id] = s
 	return nil
 }
 
 // publishFile renames one staged object into place; an object that is
 // already there is kept (its content is the same), except detached
 // metadata, which replaces.
-func publishFile(src, dst string, replace bool, syncDirs map[string]bool) error {
+func publishFile(src, dst string, replace bool, syncDirs map[string]bool) (existed bool, err error) {
 	dir := filepath.Dir(dst)
 	if !syncDirs[dir] {
 		if err := os.Mkdir(dir, 0o777); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
+			return false, err
 		}
 		syncDirs[dir] = true
 	}
 	if replace {
-		return os.Rename(src, dst)
+		return false, os.Rename(src, dst)
 	}
-	err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+	err = unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
 	if errors.Is(err, unix.EEXIST) {
-		return nil
+		return true, nil
 	}
 	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
 		err = os.Rename(src, dst)
 	}
-	return err
+	return false, err
 }
 
 // Abort discards everything staged. It is safe to call after Commit.

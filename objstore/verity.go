@@ -172,8 +172,26 @@ func encodeVerityRecord(dst []byte, id ID, vr verityRecord) []byte {
 // bare modes, whose object files are what composefs images point at.
 func (r *Repo) recordsVerity() bool { return r.mode.IsBare() }
 
-// appendVerity stats the freshly published objects and appends their records
-// to the log (fsync'd), then adds them to the in-memory index.
+// fileStamp identifies an object file's inode and its last change, so that
+// a digest recorded for it is not trusted once the file has changed.
+type fileStamp struct {
+	ino              uint64
+	size             int64
+	mtimeNs, ctimeNs int64
+}
+
+// stampOf lstats path.
+func stampOf(path string) (fileStamp, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{ino: st.Ino, size: st.Size, mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()}, nil
+}
+
+// appendVerity appends the records of freshly published objects to the log
+// (fsync'd), then adds them to the in-memory index. An object without a
+// stamp (none taken when it was sealed) is stat'ed here.
 func (r *Repo) appendVerity(digests map[ID]sealed) error {
 	if len(digests) == 0 {
 		return nil
@@ -185,11 +203,14 @@ func (r *Repo) appendVerity(digests map[ID]sealed) error {
 	recs := make(map[ID]verityRecord, len(digests))
 	buf := make([]byte, 0, len(digests)*(verityFixedSize+64))
 	for id, d := range digests {
-		var st unix.Stat_t
-		if err := unix.Lstat(r.ContentPath(id), &st); err != nil {
-			return fmt.Errorf("record verity digest of %s: %w", id, err)
+		st := d.st
+		if st == (fileStamp{}) {
+			var err error
+			if st, err = stampOf(r.ContentPath(id)); err != nil {
+				return fmt.Errorf("record verity digest of %s: %w", id, err)
+			}
 		}
-		vr := verityRecord{digest: d.digest, header: d.header, ino: st.Ino, size: st.Size, mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()}
+		vr := verityRecord{digest: d.digest, header: d.header, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs}
 		recs[id] = vr
 		buf = encodeVerityRecord(buf, id, vr)
 	}

@@ -1,9 +1,13 @@
 package objstore_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -146,5 +150,100 @@ func TestVerityRecordSurvivesHardlinkCheckout(t *testing.T) {
 	}
 	if _, _, err := r.FsckVerity(t.Context(), func(p objstore.VerityProblem) { t.Errorf("FsckVerity: %s: %v", p.Object, p.Err) }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVerityRecordedWhereverPublished commits twice into one repository, so
+// that the second commit's objects are published one by one into prefix
+// directories that already exist, while the first commit's move in whole
+// directories. Every regular file of both commits, small, read whole or
+// streamed, must have a digest that is still trusted afterwards.
+func TestVerityRecordedWhereverPublished(t *testing.T) {
+	r := objtest.NewRepo(t, objstore.ModeBareUser)
+	var commits []objstore.ID
+	for round := range 2 {
+		dir := t.TempDir()
+		for i := range 600 {
+			data := bytes.Repeat([]byte(fmt.Sprintf("round %d file %d\n", round, i)), 1+i%7*1000)
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%03d", i)), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		big := bytes.Repeat([]byte(fmt.Sprintf("streamed %d ", round)), 300000) // > 1 MiB
+		if err := os.WriteFile(filepath.Join(dir, "big"), big, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		commits = append(commits, commitDir(t, r, dir, fmt.Sprintf("r%d", round)))
+	}
+	for _, c := range commits {
+		fsys, err := r.CommitFS(t.Context(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		err = fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			cid, err := fsys.ContentID(name)
+			if err != nil {
+				return err
+			}
+			got, err := r.RecordedVerity(cid)
+			if err != nil {
+				t.Errorf("commit %s, %s: %v", c.Short(), name, err)
+				return nil
+			}
+			want, err := fsverity.DigestFile(r.ContentPath(cid), nil)
+			if err != nil {
+				return err
+			}
+			if hexOf(want) != got.String() {
+				t.Errorf("commit %s, %s: recorded %s, file has %x", c.Short(), name, got, want)
+			}
+			n++
+			return nil
+		})
+		if err != nil || n != 601 {
+			t.Fatalf("walked %d regular files of %s: %v", n, c.Short(), err)
+		}
+	}
+}
+
+// TestVerityRecordedWhenAnotherWriterWins has two transactions stage the same
+// objects; the one committing second finds them published already, and its
+// records must describe the files that are there, not its own staged copies.
+func TestVerityRecordedWhenAnotherWriterWins(t *testing.T) {
+	r := objtest.NewRepo(t, objstore.ModeBareUser)
+	ctx := t.Context()
+	m := &objstore.Meta{Mode: 0o100644}
+	var txs []*objstore.Transaction
+	var ids []objstore.ID
+	for range 2 {
+		tx, err := r.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Abort()
+		txs = append(txs, tx)
+		ids = ids[:0]
+		for i := range 50 {
+			m.Size = int64(1000 + i)
+			id, err := tx.WriteContentBytes(ctx, m, bytes.Repeat([]byte{byte(i)}, 1000+i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+	}
+	for _, tx := range txs {
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		if _, err := r.RecordedVerity(id); err != nil {
+			t.Errorf("object %s: %v", id.Short(), err)
+		}
 	}
 }
