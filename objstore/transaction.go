@@ -3,7 +3,6 @@ package objstore
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,19 +68,12 @@ type Transaction struct {
 	stats  Stats
 	done   bool
 	// digests are the fs-verity digests of new bare object files, recorded
-	// on Commit; deferred are objects whose digest Commit computes.
-	digests  map[ID]sealed
-	deferred []deferred
+	// on Commit.
+	digests map[ID]sealed
 
 	verityMode        VerityMode
 	verityUnsupported atomic.Bool
 	noDigests         bool
-}
-
-// deferred is a staged content object whose digest is left to Commit.
-type deferred struct {
-	id ID
-	m  *Meta
 }
 
 // sealed is what the digest log records about a new object. The object
@@ -578,10 +569,16 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader) (ID, error) {
 		defer tx.r.putDeflater(zw)
 		w = zw
 	}
-	// The checksum only: the fs-verity digest of a large object is computed
-	// at Commit, while the written data goes to the disk (deferDigest).
-	h := newContentHash(m)
-	w = io.MultiWriter(w, h)
+	// The checksum, and in bare modes the fs-verity digest in the same passes.
+	var vh *fsverity.Hasher
+	var h hash.Hash
+	if tx.recordsDigests() {
+		vh = fsverity.NewWithSHA256(contentPrefix(m))
+		w = io.MultiWriter(w, vh)
+	} else {
+		h = newContentHash(m)
+		w = io.MultiWriter(w, h)
+	}
 	n, err := copyPooled(w, io.LimitReader(r, m.Size+1)) // 256 KiB writes: the digest hashes 16 blocks at a time
 	if err != nil {
 		return fail(fmt.Errorf("write content: %w", err))
@@ -597,7 +594,12 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader) (ID, error) {
 	if err := bw.Flush(); err != nil {
 		return fail(fmt.Errorf("write content: %w", err))
 	}
-	id := ID(h.Sum(nil))
+	var id ID
+	if vh != nil {
+		id = ID(vh.SHA256())
+	} else {
+		id = ID(h.Sum(nil))
+	}
 	if ok, err := tx.Has(id, TypeFile); err != nil || ok {
 		f.Close()
 		os.Remove(tmp)
@@ -619,73 +621,13 @@ func (tx *Transaction) stageStream(m *Meta, r io.Reader) (ID, error) {
 		tx.unstage(obj, tmp)
 		return ID{}, fmt.Errorf("stage %s: %w", obj, err)
 	}
-	if tx.recordsDigests() {
-		tx.deferDigest(id, m)
-	} else if err := tx.enableVerity(tx.stagedPath(obj)); err != nil {
-		tx.unstage(obj, tx.stagedPath(obj))
-		return ID{}, fmt.Errorf("write content %s: %w", id, err)
+	if vh != nil {
+		if err := tx.sealObject(id, tx.stagedPath(obj), vh.Digest(), m); err != nil {
+			tx.unstage(obj, tx.stagedPath(obj))
+			return ID{}, fmt.Errorf("write content %s: %w", id, err)
+		}
 	}
 	return id, nil
-}
-
-// deferDigest leaves the fs-verity digest of a staged content object (a
-// large one, written through a temporary file) to Commit, which computes it
-// while syncfs writes the transaction's data to the disk: the hashing then
-// uses CPU time the flush leaves idle instead of slowing the writers.
-func (tx *Transaction) deferDigest(id ID, m *Meta) {
-	tx.mu.Lock()
-	tx.deferred = append(tx.deferred, deferred{id, m})
-	tx.mu.Unlock()
-}
-
-// sealDeferred computes the digests deferDigest left, on every CPU, and
-// seals the objects (records the digest, enables kernel verity if asked).
-func (tx *Transaction) sealDeferred(ctx context.Context) error {
-	jobs := make(chan deferred)
-	errs := make(chan error, 1)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(tx.deferred)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for d := range jobs {
-				if err := tx.sealFile(d); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-				}
-			}
-		}()
-	}
-	for _, d := range tx.deferred {
-		if ctx.Err() != nil || len(errs) > 0 {
-			break
-		}
-		jobs <- d
-	}
-	close(jobs)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return err
-	default:
-		return ctx.Err()
-	}
-}
-
-// sealFile computes a staged object's fs-verity digest from its file and
-// seals it.
-func (tx *Transaction) sealFile(d deferred) error {
-	path := tx.stagedPath(ObjectName{d.id, TypeFile})
-	b, err := fsverity.DigestFile(path, nil)
-	if err != nil {
-		return fmt.Errorf("content %s: %w", d.id, err)
-	}
-	if err := tx.sealObject(d.id, path, fsverity.Digest(b), d.m); err != nil {
-		return fmt.Errorf("content %s: %w", d.id, err)
-	}
-	return nil
 }
 
 // finalPerm is the permission an object file gets in this repository's
@@ -836,20 +778,8 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// 1. data of every staged object reaches the disk; meanwhile the
-	// deferred fs-verity digests are computed (from the page cache).
-	var sealErr error
-	var sealed sync.WaitGroup
-	if len(tx.deferred) > 0 {
-		sealed.Add(1)
-		go func() {
-			defer sealed.Done()
-			sealErr = tx.sealDeferred(ctx)
-		}()
-	}
-	syncErr := syncFS(tx.staging)
-	sealed.Wait()
-	if err := cmp.Or(sealErr, syncErr); err != nil {
+	// 1. data of every staged object reaches the disk.
+	if err := syncFS(tx.staging); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
 	// 2. move into objects/: content first, then dirmeta and dirtree, then
