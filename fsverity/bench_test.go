@@ -8,7 +8,7 @@ import (
 )
 
 func BenchmarkSum(b *testing.B) {
-	for _, n := range []int{4 << 10, 1 << 20, 64 << 20} {
+	for _, n := range []int{100, 3000, 4 << 10, 10000, 40000, 200000, 1 << 20, 64 << 20} {
 		b.Run(fmt.Sprintf("size=%d", n), func(b *testing.B) {
 			data := testData(n, 20)
 			b.SetBytes(int64(n))

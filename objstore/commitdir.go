@@ -359,7 +359,7 @@ func (tx *Transaction) importRegular(ctx context.Context, path string, st *unix.
 		if int64(n) != m.Size {
 			return ID{}, fmt.Errorf("commit %s: %w", path, ErrSizeChanged)
 		}
-		id, err = tx.WriteContentBytes(ctx, m, buf)
+		id, err = tx.writeContentBytes(ctx, m, buf, true)
 	} else {
 		f := os.NewFile(uintptr(fd), path)
 		fd = -1

@@ -70,6 +70,9 @@ type Transaction struct {
 	// digests are the fs-verity digests of new bare object files, recorded
 	// on Commit.
 	digests map[ID]sealed
+	// pending are objects whose digests wait for a batch (batchDigest).
+	pending      []pendingDigest
+	pendingBytes int
 
 	verityMode        VerityMode
 	verityUnsupported atomic.Bool
@@ -379,6 +382,13 @@ func (tx *Transaction) WriteContent(ctx context.Context, m *Meta, r io.Reader) (
 
 // WriteContentBytes is WriteContent for content already in memory.
 func (tx *Transaction) WriteContentBytes(ctx context.Context, m *Meta, data []byte) (ID, error) {
+	return tx.writeContentBytes(ctx, m, data, false)
+}
+
+// writeContentBytes is WriteContentBytes; owned says data is the
+// transaction's to keep (nobody changes it later), so its fs-verity digest
+// may be computed later, in a batch with other files'.
+func (tx *Transaction) writeContentBytes(ctx context.Context, m *Meta, data []byte, owned bool) (ID, error) {
 	if err := tx.checkContent(ctx, m); err != nil {
 		return ID{}, err
 	}
@@ -401,7 +411,7 @@ func (tx *Transaction) WriteContentBytes(ctx context.Context, m *Meta, data []by
 		return id, nil
 	}
 	path := tx.stagedPath(n)
-	if err := tx.writeRegularObject(id, path, m, data); err != nil {
+	if err := tx.writeRegularObject(id, path, m, data, owned); err != nil {
 		tx.unstage(n, path)
 		return ID{}, fmt.Errorf("write content %s: %w", id, err)
 	}
@@ -447,9 +457,10 @@ func readUmask() uint32 {
 }
 
 // writeRegularObject creates path holding data in the repository's format,
-// and for bare modes records the object file's fs-verity digest and enables
-// kernel verity when configured.
-func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []byte) error {
+// and for bare modes records the object file's fs-verity digest (in a batch
+// with other files' when data is owned) and enables kernel verity when
+// configured.
+func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []byte, owned bool) error {
 	// Create the file with its final permissions when the umask lets us,
 	// which spares an fchmod per object.
 	perm, final := uint32(0o600), tx.finalPerm(m)
@@ -473,13 +484,73 @@ func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []by
 	if err == nil {
 		err = tx.finishObject(fd, m, perm == final)
 	}
+	// The finished file's stamp for the digest log, unless enabling
+	// verity below may still change the inode (then record takes it).
+	var st fileStamp
+	if err == nil && owned && !tx.noDigests && tx.verityMode == VerityNo {
+		st, err = fstampOf(fd)
+	}
 	if cerr := unix.Close(fd); err == nil {
 		err = cerr
 	}
 	if err != nil || !tx.recordsDigests() {
 		return err
 	}
-	return tx.sealObject(id, path, fsverity.Sum(data), m)
+	if !owned || tx.noDigests {
+		return tx.sealObject(id, path, fsverity.Sum(data), m)
+	}
+	if err := tx.enableVerity(path); err != nil {
+		return err
+	}
+	return tx.batchDigest(pendingDigest{id, path, m, data, st})
+}
+
+// pendingDigest is an object whose digest waits for a batch.
+type pendingDigest struct {
+	id   ID
+	path string
+	m    *Meta
+	data []byte
+	st   fileStamp // zero: record stats the file
+}
+
+// Digest batches: the blocks of many small files are hashed together, up
+// to sixteen at a time (fsverity.SumMany), instead of one file at a time.
+const (
+	digestBatchFiles = 64
+	digestBatchBytes = 4 << 20
+)
+
+// batchDigest adds p to the pending batch, and when the batch is full,
+// computes and records its digests here.
+func (tx *Transaction) batchDigest(p pendingDigest) error {
+	tx.mu.Lock()
+	tx.pending = append(tx.pending, p)
+	tx.pendingBytes += len(p.data)
+	var run []pendingDigest
+	if len(tx.pending) >= digestBatchFiles || tx.pendingBytes >= digestBatchBytes {
+		run, tx.pending, tx.pendingBytes = tx.pending, nil, 0
+	}
+	tx.mu.Unlock()
+	return tx.sealBatch(run)
+}
+
+// sealBatch computes the digests of a batch and records them.
+func (tx *Transaction) sealBatch(run []pendingDigest) error {
+	if len(run) == 0 {
+		return nil
+	}
+	data := make([][]byte, len(run))
+	for i, p := range run {
+		data[i] = p.data
+	}
+	for i, d := range fsverity.SumMany(data) {
+		p := &run[i]
+		if err := tx.record(p.id, p.path, d, p.m, p.st); err != nil {
+			return fmt.Errorf("content %s: %w", p.id, err)
+		}
+	}
+	return nil
 }
 
 // sealObject records the digest of a finished bare object file and enables
@@ -492,16 +563,23 @@ func (tx *Transaction) sealObject(id ID, path string, d fsverity.Digest, m *Meta
 	if tx.noDigests {
 		return nil
 	}
-	s := sealed{digest: d}
+	return tx.record(id, path, d, m, fileStamp{})
+}
+
+// record notes the digest of the object file at path for the digest log,
+// with the file's stamp st, or, if st is zero, one taken now (after kernel
+// verity was enabled, which may change the inode).
+func (tx *Transaction) record(id ID, path string, d fsverity.Digest, m *Meta, st fileStamp) error {
+	s := sealed{digest: d, st: st}
 	if m != nil {
 		s.header = encodeFileHeader(m)
 	}
-	// Stat last: enabling verity may change the inode.
-	st, err := stampOf(path)
-	if err != nil {
-		return fmt.Errorf("record fs-verity digest: %w", err)
+	if s.st == (fileStamp{}) {
+		var err error
+		if s.st, err = stampOf(path); err != nil {
+			return fmt.Errorf("record fs-verity digest: %w", err)
+		}
 	}
-	s.st = st
 	tx.mu.Lock()
 	tx.digests[id] = s
 	tx.mu.Unlock()
@@ -718,7 +796,7 @@ func (tx *Transaction) stageSymlink(id ID, path string, m *Meta) error {
 	switch tx.r.mode {
 	case ModeBareUser:
 		// bare-user stores symlinks as regular files holding the target and a NUL.
-		return tx.writeRegularObject(id, path, m, append([]byte(m.Target), 0))
+		return tx.writeRegularObject(id, path, m, append([]byte(m.Target), 0), true)
 	case ModeArchive:
 		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
 		if err != nil {
@@ -778,6 +856,11 @@ func (tx *Transaction) Commit(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// The last batch of digests.
+	if err := tx.sealBatch(tx.pending); err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	tx.pending = nil
 	// 1. data of every staged object reaches the disk.
 	if err := syncFS(tx.staging); err != nil {
 		return fmt.Errorf("commit transaction: %w", err)

@@ -186,7 +186,20 @@ func stampOf(path string) (fileStamp, error) {
 	if err := unix.Lstat(path, &st); err != nil {
 		return fileStamp{}, err
 	}
-	return fileStamp{ino: st.Ino, size: st.Size, mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()}, nil
+	return stampFrom(&st), nil
+}
+
+// fstampOf fstats fd.
+func fstampOf(fd int) (fileStamp, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fileStamp{}, err
+	}
+	return stampFrom(&st), nil
+}
+
+func stampFrom(st *unix.Stat_t) fileStamp {
+	return fileStamp{ino: st.Ino, size: st.Size, mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()}
 }
 
 // appendVerity appends the records of freshly published objects to the log

@@ -302,3 +302,48 @@ func scheduleK(p *[BlockSize]byte) [64]uint32 {
 	}
 	return w
 }
+
+// SumMany writes to dst the SHA-256 digests of msgs, 32 bytes each, in
+// order. Every message must be size bytes long, size a multiple of 64 from
+// 64 to 65536 (fs-verity's blocks and descriptors are): messages of one
+// length share their padding, which is what lets them be hashed sixteen at
+// a time, wherever each lies in memory. It does not allocate.
+func SumMany(dst []byte, msgs [][]byte, size int) error {
+	if size < BlockSize || size > len(zeros) || size%BlockSize != 0 {
+		return ErrBlockSize
+	}
+	if len(dst) < len(msgs)*Size {
+		return errors.New("sha256x2: SumMany: dst too short")
+	}
+	for _, m := range msgs {
+		if len(m) != size {
+			return errors.New("sha256x2: SumMany: a message is not size bytes long")
+		}
+	}
+	var pad [BlockSize]byte
+	pad[0] = 0x80
+	binary.BigEndian.PutUint64(pad[BlockSize-8:], uint64(size)*8)
+	i := 0
+	if len(msgs) >= 16 && fast16 {
+		padwk := scheduleK(&pad)
+		for ; i+16 <= len(msgs); i += 16 {
+			sums16p(dst[i*Size:], msgs[i:i+16], size, &padwk)
+		}
+	}
+	for ; i+2 <= len(msgs); i += 2 {
+		a, b := iv, iv
+		block2(&a, &b, msgs[i], msgs[i+1])
+		block2(&a, &b, pad[:], pad[:])
+		sa, sb := a.bytes(), b.bytes()
+		copy(dst[i*Size:], sa[:])
+		copy(dst[(i+1)*Size:], sb[:])
+	}
+	if i < len(msgs) {
+		a := iv
+		block1(&a, msgs[i])
+		block1(&a, pad[:])
+		sa := a.bytes()
+		copy(dst[i*Size:], sa[:])
+	}
+	return nil
+}

@@ -84,3 +84,29 @@ func sums16(dst, data []byte, bs int, padwk *[64]uint32) bool {
 	}
 	return true
 }
+
+//go:noescape
+func blocks16p(out *[8][16]uint32, msgs *[16]*byte, n int, padwk *[64]uint32)
+
+// sums16p writes to dst the digests of the 16 messages msgs (each size
+// bytes, a multiple of 64), whose padding block has the message schedule
+// plus round constants padwk. It reports false, doing nothing, when the
+// CPU lacks the 16-lane code.
+func sums16p(dst []byte, msgs [][]byte, size int, padwk *[64]uint32) bool {
+	if !fast16 {
+		return false
+	}
+	_ = dst[16*Size-1]
+	var ptrs [16]*byte
+	for i := range ptrs {
+		ptrs[i] = &msgs[i][:size][0]
+	}
+	var out [8][16]uint32
+	blocks16p(&out, &ptrs, size/BlockSize, padwk)
+	for i := range 16 {
+		for w := range 8 {
+			binary.BigEndian.PutUint32(dst[i*Size+4*w:], out[w][i])
+		}
+	}
+	return true
+}

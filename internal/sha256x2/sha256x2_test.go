@@ -235,3 +235,31 @@ func TestSums16(t *testing.T) {
 		}
 	}
 }
+
+func TestSumMany(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, size := range []int{64, 256, 4096, 65536} {
+		for _, n := range []int{0, 1, 2, 3, 15, 16, 17, 31, 32, 33, 50} {
+			msgs := make([][]byte, n)
+			for i := range msgs {
+				// Separate allocations, so lanes read from anywhere.
+				msgs[i] = randBytes(r, size)
+			}
+			dst := make([]byte, n*Size)
+			if err := SumMany(dst, msgs, size); err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range msgs {
+				if want := sha256.Sum256(m); !bytes.Equal(dst[i*Size:(i+1)*Size], want[:]) {
+					t.Errorf("SumMany(size=%d, %d messages): message %d wrong", size, n, i)
+				}
+			}
+		}
+	}
+	if err := SumMany(make([]byte, 64), [][]byte{make([]byte, 64), make([]byte, 63)}, 64); err == nil {
+		t.Error("SumMany accepted a message of the wrong length")
+	}
+	if err := SumMany(make([]byte, 64), [][]byte{make([]byte, 100)}, 100); err == nil {
+		t.Error("SumMany accepted a size that is not a multiple of 64")
+	}
+}
