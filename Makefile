@@ -45,6 +45,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzWalk$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./composefs/
 	$(GO) test -run '^$$' -fuzz '^FuzzDumpRoundTrip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./composefs/
 	$(GO) test -run '^$$' -fuzz '^FuzzBlockSums$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./internal/sha256x2/
+	$(GO) test -run '^$$' -fuzz '^FuzzSumMany$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./fsverity/
 	$(GO) test -run '^$$' -fuzz '^FuzzReaderAt$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./fsverity/
 	$(GO) test -run '^$$' -fuzz '^FuzzTreeUnmarshal$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./fsverity/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./gvariant/
