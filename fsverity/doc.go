@@ -33,9 +33,11 @@
 //   - A Hasher uses constant memory whatever the file size: one partial data
 //     block and one partial block of hashes per tree level. It hashes full
 //     blocks straight from the caller's buffer, allocating nothing per block.
-//   - Unsalted SHA-256 blocks are hashed two at a time (internal/sha256x2)
-//     where the CPU has the SHA extensions, which is only faster: digests
-//     never depend on the CPU.
+//   - Unsalted SHA-256 blocks are hashed several at a time (internal/sha256x2):
+//     sixteen in the AVX-512 lanes, otherwise two interleaved with the SHA
+//     extensions. SumMany does the same across files, for batches of small
+//     files held in memory. It is only faster: digests never depend on the
+//     CPU.
 //   - A ReaderAt never returns a byte that has not been verified: every data
 //     block is read whole and hashed on every read, and compared with a tree
 //     entry whose path to the expected digest has been verified. A cached

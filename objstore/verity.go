@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,19 +86,63 @@ func (rec verityRecord) matches(st *unix.Stat_t) bool {
 	return rec.ino == st.Ino && rec.size == st.Size && rec.mtimeNs == st.Mtim.Nano()
 }
 
-// verityIndex is the in-memory view of the digest log.
+// matches is verityRecord's matches for the indexed form.
+func (ir indexedRecord) matches(st *unix.Stat_t) bool {
+	return verityRecord{ino: ir.ino, size: ir.size, mtimeNs: ir.mtimeNs}.matches(st)
+}
+
+// verityIndex is the in-memory view of the digest log. Its map holds no
+// pointers (the headers live in one arena), so the garbage collector never
+// scans it: a FUSE mount of a large repository keeps hundreds of thousands
+// of records.
 type verityIndex struct {
-	once sync.Once
-	err  error
-	mu   sync.RWMutex
-	m    map[ID]verityRecord
+	once    sync.Once
+	err     error
+	mu      sync.RWMutex
+	m       map[ID]indexedRecord
+	headers []byte // the records' headers, back to back; never changed in place
+}
+
+// indexedRecord is a verityRecord whose header is headers[hoff:hoff+hlen].
+type indexedRecord struct {
+	digest           fsverity.Digest
+	ino              uint64
+	size             int64
+	mtimeNs, ctimeNs int64
+	hoff             int64
+	hlen             uint32
+}
+
+// put adds or replaces a record; the caller holds mu (or has the index to
+// itself).
+func (idx *verityIndex) put(id ID, vr verityRecord) {
+	idx.m[id] = indexedRecord{digest: vr.digest, ino: vr.ino, size: vr.size, mtimeNs: vr.mtimeNs, ctimeNs: vr.ctimeNs,
+		hoff: int64(len(idx.headers)), hlen: uint32(len(vr.header))}
+	idx.headers = append(idx.headers, vr.header...)
+}
+
+// get returns the record of id; its header aliases the arena and must not
+// be changed.
+func (idx *verityIndex) get(id ID) (verityRecord, bool) {
+	idx.mu.RLock()
+	ir, ok := idx.m[id]
+	var h []byte
+	if ok {
+		end := ir.hoff + int64(ir.hlen)
+		h = idx.headers[ir.hoff:end:end]
+	}
+	idx.mu.RUnlock()
+	if !ok {
+		return verityRecord{}, false
+	}
+	return verityRecord{digest: ir.digest, ino: ir.ino, size: ir.size, mtimeNs: ir.mtimeNs, ctimeNs: ir.ctimeNs, header: h}, true
 }
 
 func (r *Repo) verityIdx() (*verityIndex, error) {
 	idx := r.verity
 	idx.once.Do(func() {
-		idx.m = map[ID]verityRecord{}
-		idx.err = readVerityLog(filepath.Join(r.path, VerityLogPath), idx.m)
+		idx.m = map[ID]indexedRecord{}
+		idx.err = readVerityLog(filepath.Join(r.path, VerityLogPath), idx.put)
 		if errors.Is(idx.err, os.ErrNotExist) {
 			idx.err = nil
 		}
@@ -105,9 +150,10 @@ func (r *Repo) verityIdx() (*verityIndex, error) {
 	return idx, idx.err
 }
 
-// readVerityLog loads records; a torn or corrupt record (a crash during an
-// append) ends the log: what follows it is ignored.
-func readVerityLog(path string, m map[ID]verityRecord) error {
+// readVerityLog loads records, passing each to put (which must copy the
+// header); a torn or corrupt record (a crash during an append) ends the log:
+// what follows it is ignored.
+func readVerityLog(path string, put func(ID, verityRecord)) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -120,6 +166,7 @@ func readVerityLog(path string, m map[ID]verityRecord) error {
 	}
 	var fixed [verityFixedSize]byte
 	var crcb [4]byte
+	buf := make([]byte, maxRecordHeader)
 	for {
 		if _, err := io.ReadFull(br, fixed[:]); err != nil {
 			return nil
@@ -128,7 +175,7 @@ func readVerityLog(path string, m map[ID]verityRecord) error {
 		if n > maxRecordHeader {
 			return nil
 		}
-		header := make([]byte, n)
+		header := buf[:n]
 		if _, err := io.ReadFull(br, header); err != nil {
 			return nil
 		}
@@ -147,7 +194,7 @@ func readVerityLog(path string, m map[ID]verityRecord) error {
 		vr.size = int64(binary.LittleEndian.Uint64(fixed[72:]))
 		vr.mtimeNs = int64(binary.LittleEndian.Uint64(fixed[80:]))
 		vr.ctimeNs = int64(binary.LittleEndian.Uint64(fixed[88:]))
-		m[id] = vr
+		put(id, vr)
 	}
 }
 
@@ -265,7 +312,7 @@ func (r *Repo) appendVerity(digests map[ID]sealed) error {
 	}
 	idx.mu.Lock()
 	for id, vr := range recs {
-		idx.m[id] = vr
+		idx.put(id, vr)
 	}
 	idx.mu.Unlock()
 	return nil
@@ -318,9 +365,7 @@ func (r *Repo) KnownContent(id ID) (*Meta, fsverity.Digest, bool) {
 	if err != nil {
 		return nil, fsverity.Digest{}, false
 	}
-	idx.mu.RLock()
-	vr, ok := idx.m[id]
-	idx.mu.RUnlock()
+	vr, ok := idx.get(id)
 	if !ok || len(vr.header) == 0 {
 		return nil, fsverity.Digest{}, false
 	}
@@ -366,9 +411,7 @@ func (r *Repo) RecordedVerity(id ID) (fsverity.Digest, error) {
 	if err != nil {
 		return fsverity.Digest{}, err
 	}
-	idx.mu.RLock()
-	vr, ok := idx.m[id]
-	idx.mu.RUnlock()
+	vr, ok := idx.get(id)
 	if !ok {
 		return fsverity.Digest{}, fmt.Errorf("%s: %w", id, ErrNoVerityDigest)
 	}
@@ -423,10 +466,7 @@ func (r *Repo) FsckVerity(ctx context.Context, report func(VerityProblem)) (chec
 		return 0, 0, err
 	}
 	idx.mu.RLock()
-	recs := make(map[ID]verityRecord, len(idx.m))
-	for k, v := range idx.m {
-		recs[k] = v
-	}
+	recs := maps.Clone(idx.m)
 	idx.mu.RUnlock()
 	err = r.ListObjects(ctx, func(n ObjectName) error {
 		if n.Type != TypeFile {
