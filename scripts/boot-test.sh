@@ -31,8 +31,9 @@
 # Environment: GOSTREE_BOOTTEST_CACHE (kernel cache, default
 # /var/cache/gostree-boottest), DEBIAN_MIRROR, KERNEL_SUITES (default
 # "bookworm-backports trixie"), BOOT_TIMEOUT, BOOT_BASELINE=N (N extra
-# boots each of a busybox-only initramfs and of the helper, to compare; see
-# baseline below), BOOT_EXTRA_KARGS (e.g.
+# boots each of a busybox-only initramfs, of scripts/baseline-init.c doing
+# the helper's mounts with no checks (needs gcc), and of the helper, to
+# compare; see baseline below), BOOT_EXTRA_KARGS (e.g.
 # gostree.debug for the helper's step timings), KEEP=1 (keep the work
 # directory).
 set -euo pipefail
@@ -361,6 +362,19 @@ exec $B switch_root /sysroot /sbin/init
 INIT
 	chmod 755 "$bl/initrd/init"
 	(cd "$bl/initrd" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$bl/initrd.cpio"
+	# The composefs baseline: scripts/baseline-init.c as /init, same modules,
+	# booting the helper's disk (v1, verity on) with the v1 entry's options.
+	local cb=$WORK/cbaseline copts=""
+	if command -v gcc >/dev/null; then
+		rm -rf "$cb" && mkdir -p "$cb/initrd"/{dev,proc,sys,run,sysroot}
+		cp -a "$bl/initrd/mods" "$cb/initrd/"
+		gcc -static -O2 -o "$cb/initrd/init" "$SRC/scripts/baseline-init.c" || die "cannot build scripts/baseline-init.c"
+		(cd "$cb/initrd" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$cb/initrd.cpio"
+		cp --sparse=always "$WORK/disk-good.img" "$DISK"
+		copts=$(bls_default | sed -n 's/^options //p')
+	else
+		log "no gcc: skipping the composefs baseline (scripts/baseline-init.c)"
+	fi
 	: >"$bl/results.txt"
 	for i in $(seq "$n"); do
 		timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 \
@@ -373,6 +387,20 @@ INIT
 			END {if (w) printf "%.1f %.1f", ((w-r)-(b-a)-(c-b))*1000, (b-a)*1000}')
 		[ -n "$line" ] || { tail -20 "$bl/boot.txt" >&2; die "baseline boot $i printed no timings"; }
 		echo "baseline ${line% *} ${line#* }" >>"$bl/results.txt"
+		if [ -n "$copts" ]; then
+			cp --sparse=always "$WORK/disk-good.img" "$cb/disk.img"
+			timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 \
+				-kernel "$WORK/vmlinuz" -initrd "$cb/initrd.cpio" \
+				-drive "file=$cb/disk.img,if=virtio,format=raw,cache=unsafe" \
+				-append "$copts console=ttyS0 panic=-1 loglevel=5" \
+				-nographic -no-reboot -nodefaults -serial stdio -monitor none </dev/null 2>&1 | tr -d '\r' >"$cb/boot$i.txt" || true
+			grep -q 'GOSTREE-MARKER: GOSTREE-MARKER-v1' "$cb/boot$i.txt" || { tail -20 "$cb/boot$i.txt" >&2; die "composefs baseline boot $i did not reach the v1 marker"; }
+			line=$(sed -n 's/^\[ *\([0-9.]*\)\] \(Run \/init\|baseline: [a-z ]*\).*/\1 \2/p' "$cb/boot$i.txt" | awk '
+				/Run/ {r=$1} /modules start/ {a=$1} /modules done/ {b=$1} /root device/ {c=$1} /switch/ {w=$1}
+				END {if (w) printf "%.1f %.1f", ((w-r)-(b-a)-(c-b))*1000, (b-a)*1000}')
+			[ -n "$line" ] || { tail -20 "$cb/boot$i.txt" >&2; die "composefs baseline boot $i printed no timings"; }
+			echo "cfs-baseline ${line% *} ${line#* }" >>"$bl/results.txt"
+		fi
 		cp --sparse=always "$WORK/disk-good.img" "$DISK"
 		boot "compare$i"
 		line=$(sed -n 's/.*gostree-prepare-root: switching root .*modules_ms=\([0-9.]*\).* own_ms=\([0-9.]*\) runtime_start_ms=\([0-9.]*\).*/\1 \2 \3/p' "$WORK/compare$i.txt")
@@ -382,7 +410,7 @@ INIT
 	done
 	log "baseline comparison (ms from Run /init to exec of the OS init, without modules and root wait; then module loading):"
 	sed 's/^/  /' "$bl/results.txt" >&2
-	for side in baseline helper; do
+	for side in baseline cfs-baseline helper; do
 		echo "${side}_median_ms $(awk -v s=$side '$1 == s {print $2}' "$bl/results.txt" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" >>"$TIMINGS"
 	done
 }
