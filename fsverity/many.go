@@ -30,16 +30,7 @@ func SumMany(files [][]byte) []Digest {
 	msgs := make([][]byte, 0, blocks)
 	pad := make([]byte, partial*bs)
 	for _, f := range files {
-		for off := 0; off < len(f); off += bs {
-			if off+bs <= len(f) {
-				msgs = append(msgs, f[off:off+bs])
-				continue
-			}
-			p := pad[:bs:bs]
-			pad = pad[bs:]
-			copy(p, f[off:])
-			msgs = append(msgs, p)
-		}
+		msgs = appendBlocks(msgs, f, &pad)
 	}
 	sums := make([]byte, len(msgs)*ds)
 	sha256x2.SumMany(sums, msgs, bs)
@@ -64,18 +55,8 @@ func SumMany(files [][]byte) []Digest {
 		}
 		pad = make([]byte, partial*bs)
 		for _, l := range level {
-			if len(l) <= ds {
-				continue
-			}
-			for off := 0; off < len(l); off += bs {
-				if off+bs <= len(l) {
-					msgs = append(msgs, l[off:off+bs])
-					continue
-				}
-				p := pad[:bs:bs]
-				pad = pad[bs:]
-				copy(p, l[off:])
-				msgs = append(msgs, p)
+			if len(l) > ds {
+				msgs = appendBlocks(msgs, l, &pad)
 			}
 		}
 		if len(msgs) == 0 {
@@ -110,4 +91,22 @@ func SumMany(files [][]byte) []Digest {
 		copy(out[i][:], sums[i*ds:])
 	}
 	return out
+}
+
+// appendBlocks appends data's DefaultBlockSize blocks to msgs: whole ones
+// in place, a partial last one copied, zero-padded, into the next block of
+// *pad (which it consumes).
+func appendBlocks(msgs [][]byte, data []byte, pad *[]byte) [][]byte {
+	const bs = DefaultBlockSize
+	for off := 0; off < len(data); off += bs {
+		if off+bs <= len(data) {
+			msgs = append(msgs, data[off:off+bs])
+			continue
+		}
+		p := (*pad)[:bs:bs]
+		*pad = (*pad)[bs:]
+		copy(p, data[off:])
+		msgs = append(msgs, p)
+	}
+	return msgs
 }

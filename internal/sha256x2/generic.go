@@ -21,14 +21,7 @@ var k = [64]uint32{
 func blockGeneric(s *State, p []byte) {
 	var w [64]uint32
 	for len(p) >= BlockSize {
-		for i := range 16 {
-			w[i] = binary.BigEndian.Uint32(p[4*i:])
-		}
-		for i := 16; i < 64; i++ {
-			s0 := bits.RotateLeft32(w[i-15], -7) ^ bits.RotateLeft32(w[i-15], -18) ^ w[i-15]>>3
-			s1 := bits.RotateLeft32(w[i-2], -17) ^ bits.RotateLeft32(w[i-2], -19) ^ w[i-2]>>10
-			w[i] = w[i-16] + s0 + w[i-7] + s1
-		}
+		schedule(&w, p)
 		a, b, c, d, e, f, g, h := s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
 		for i := range 64 {
 			t1 := h + (bits.RotateLeft32(e, -6) ^ bits.RotateLeft32(e, -11) ^ bits.RotateLeft32(e, -25)) + (e&f ^ ^e&g) + k[i] + w[i]
@@ -44,5 +37,18 @@ func blockGeneric(s *State, p []byte) {
 		s[6] += g
 		s[7] += h
 		p = p[BlockSize:]
+	}
+}
+
+// schedule expands the 64-byte block at the start of p into the message
+// schedule W[0..63].
+func schedule(w *[64]uint32, p []byte) {
+	for i := range 16 {
+		w[i] = binary.BigEndian.Uint32(p[4*i:])
+	}
+	for i := 16; i < 64; i++ {
+		s0 := bits.RotateLeft32(w[i-15], -7) ^ bits.RotateLeft32(w[i-15], -18) ^ w[i-15]>>3
+		s1 := bits.RotateLeft32(w[i-2], -17) ^ bits.RotateLeft32(w[i-2], -19) ^ w[i-2]>>10
+		w[i] = w[i-16] + s0 + w[i-7] + s1
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash"
-	"math/bits"
 )
 
 const (
@@ -289,14 +288,7 @@ func BlockSums(dst, data []byte, bs int, along *Digest) (int, error) {
 // constants, word by word.
 func scheduleK(p *[BlockSize]byte) [64]uint32 {
 	var w [64]uint32
-	for i := range 16 {
-		w[i] = binary.BigEndian.Uint32(p[4*i:])
-	}
-	for i := 16; i < 64; i++ {
-		s0 := bits.RotateLeft32(w[i-15], -7) ^ bits.RotateLeft32(w[i-15], -18) ^ w[i-15]>>3
-		s1 := bits.RotateLeft32(w[i-2], -17) ^ bits.RotateLeft32(w[i-2], -19) ^ w[i-2]>>10
-		w[i] = w[i-16] + s0 + w[i-7] + s1
-	}
+	schedule(&w, p[:])
 	for i := range w {
 		w[i] += k[i]
 	}
