@@ -2,7 +2,10 @@
 
 package sha256x2
 
-const fast = false
+const (
+	fast   = false
+	fast16 = false
+)
 
 func block1(s *State, p []byte) { blockGeneric(s, p[:len(p)/BlockSize*BlockSize]) }
 
