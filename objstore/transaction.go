@@ -496,11 +496,11 @@ func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []by
 	if err != nil || !tx.recordsDigests() {
 		return err
 	}
-	if !owned || tx.noDigests {
-		return tx.sealObject(id, path, fsverity.Sum(data), m)
-	}
-	if err := tx.enableVerity(path); err != nil {
+	if err := tx.enableVerity(path); err != nil || tx.noDigests {
 		return err
+	}
+	if !owned {
+		return tx.record(id, path, fsverity.Sum(data), m, fileStamp{})
 	}
 	return tx.batchDigest(pendingDigest{id, path, m, data, st})
 }
