@@ -393,7 +393,7 @@ func (tx *Transaction) importVerified(ctx context.Context, want ID, m *Meta, con
 			return nil
 		}
 		path := tx.stagedPath(n)
-		if err := tx.writeRegularObject(want, path, m, data, false); err != nil {
+		if err := tx.writeRegularObject(want, path, m, nil, data, false); err != nil {
 			tx.unstage(n, path)
 			return fmt.Errorf("import %s: %w", n, err)
 		}

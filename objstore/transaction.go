@@ -337,8 +337,15 @@ func ContentChecksum(m *Meta, content io.Reader) (ID, error) {
 }
 
 func newContentHash(m *Meta) hash.Hash {
+	return contentHash(encodeFileHeader(m))
+}
+
+// contentHash is newContentHash for a file header already encoded.
+func contentHash(header []byte) hash.Hash {
 	h := sha256.New()
-	h.Write(contentPrefix(m))
+	p := lengthPrefix(len(header))
+	h.Write(p[:])
+	h.Write(header)
 	return h
 }
 
@@ -400,7 +407,8 @@ func (tx *Transaction) writeContentBytes(ctx context.Context, m *Meta, data []by
 	}
 	// The checksum alone first: an object that exists (one in ten files of
 	// a fresh /usr commit) then costs no fs-verity digest.
-	h := newContentHash(m)
+	header := encodeFileHeader(m) // for the checksum, and for the digest log
+	h := contentHash(header)
 	h.Write(data)
 	id := ID(h.Sum(nil))
 	if ok, err := tx.Has(id, TypeFile); err != nil || ok {
@@ -411,7 +419,7 @@ func (tx *Transaction) writeContentBytes(ctx context.Context, m *Meta, data []by
 		return id, nil
 	}
 	path := tx.stagedPath(n)
-	if err := tx.writeRegularObject(id, path, m, data, owned); err != nil {
+	if err := tx.writeRegularObject(id, path, m, header, data, owned); err != nil {
 		tx.unstage(n, path)
 		return ID{}, fmt.Errorf("write content %s: %w", id, err)
 	}
@@ -459,8 +467,8 @@ func readUmask() uint32 {
 // writeRegularObject creates path holding data in the repository's format,
 // and for bare modes records the object file's fs-verity digest (in a batch
 // with other files' when data is owned) and enables kernel verity when
-// configured.
-func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []byte, owned bool) error {
+// configured. header is m's encoded file header, or nil.
+func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, header, data []byte, owned bool) error {
 	// Create the file with its final permissions when the umask lets us,
 	// which spares an fchmod per object.
 	perm, final := uint32(0o600), tx.finalPerm(m)
@@ -499,19 +507,22 @@ func (tx *Transaction) writeRegularObject(id ID, path string, m *Meta, data []by
 	if err := tx.enableVerity(path); err != nil || tx.noDigests {
 		return err
 	}
-	if !owned {
-		return tx.record(id, path, fsverity.Sum(data), m, fileStamp{})
+	if header == nil {
+		header = encodeFileHeader(m)
 	}
-	return tx.batchDigest(pendingDigest{id, path, m, data, st})
+	if !owned {
+		return tx.record(id, path, fsverity.Sum(data), header, fileStamp{})
+	}
+	return tx.batchDigest(pendingDigest{id, path, header, data, st})
 }
 
 // pendingDigest is an object whose digest waits for a batch.
 type pendingDigest struct {
-	id   ID
-	path string
-	m    *Meta
-	data []byte
-	st   fileStamp // zero: record stats the file
+	id     ID
+	path   string
+	header []byte // the object's encoded file header
+	data   []byte
+	st     fileStamp // zero: record stats the file
 }
 
 // Digest batches: the blocks of many small files are hashed together, up
@@ -546,7 +557,7 @@ func (tx *Transaction) sealBatch(run []pendingDigest) error {
 	}
 	for i, d := range fsverity.SumMany(data) {
 		p := &run[i]
-		if err := tx.record(p.id, p.path, d, p.m, p.st); err != nil {
+		if err := tx.record(p.id, p.path, d, p.header, p.st); err != nil {
 			return fmt.Errorf("content %s: %w", p.id, err)
 		}
 	}
@@ -563,17 +574,19 @@ func (tx *Transaction) sealObject(id ID, path string, d fsverity.Digest, m *Meta
 	if tx.noDigests {
 		return nil
 	}
-	return tx.record(id, path, d, m, fileStamp{})
+	var header []byte
+	if m != nil {
+		header = encodeFileHeader(m)
+	}
+	return tx.record(id, path, d, header, fileStamp{})
 }
 
 // record notes the digest of the object file at path for the digest log,
-// with the file's stamp st, or, if st is zero, one taken now (after kernel
-// verity was enabled, which may change the inode).
-func (tx *Transaction) record(id ID, path string, d fsverity.Digest, m *Meta, st fileStamp) error {
-	s := sealed{digest: d, st: st}
-	if m != nil {
-		s.header = encodeFileHeader(m)
-	}
+// with its encoded file header and the file's stamp st, or, if st is zero,
+// one taken now (after kernel verity was enabled, which may change the
+// inode).
+func (tx *Transaction) record(id ID, path string, d fsverity.Digest, header []byte, st fileStamp) error {
+	s := sealed{digest: d, header: header, st: st}
 	if s.st == (fileStamp{}) {
 		var err error
 		if s.st, err = stampOf(path); err != nil {
@@ -796,7 +809,7 @@ func (tx *Transaction) stageSymlink(id ID, path string, m *Meta) error {
 	switch tx.r.mode {
 	case ModeBareUser:
 		// bare-user stores symlinks as regular files holding the target and a NUL.
-		return tx.writeRegularObject(id, path, m, append([]byte(m.Target), 0), true)
+		return tx.writeRegularObject(id, path, m, nil, append([]byte(m.Target), 0), true)
 	case ModeArchive:
 		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
 		if err != nil {
