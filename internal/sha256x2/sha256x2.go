@@ -182,15 +182,18 @@ func BlockSums(dst, data []byte, bs int, along *Digest) (int, error) {
 	if len(dst) < nb*Size {
 		return 0, errors.New("sha256x2: BlockSums: dst too short")
 	}
-	var pad [BlockSize]byte // the padding block of a bs-byte message
-	pad[0] = 0x80
-	binary.BigEndian.PutUint64(pad[BlockSize-8:], uint64(bs)*8)
+	pad := padBlock(bs)
 	if groups := len(data) / bs / 16; groups > 0 && fast16 {
 		// Sixteen whole blocks at a time in the ZMM lanes; the along
 		// stream, which cannot be split, on its own.
 		padwk := scheduleK(&pad)
+		var blocks [16][]byte
 		for g := range groups {
-			sums16(dst[g*16*Size:], data[g*16*bs:], bs, &padwk)
+			for i := range blocks {
+				o := (g*16 + i) * bs
+				blocks[i] = data[o : o+bs]
+			}
+			sums16(dst[g*16*Size:], blocks[:], bs, &padwk)
 		}
 		done := groups * 16 * bs
 		if along != nil {
@@ -284,6 +287,15 @@ func BlockSums(dst, data []byte, bs int, along *Digest) (int, error) {
 	}
 }
 
+// padBlock returns the last block SHA-256 hashes for a message of size
+// bytes, size a multiple of 64: the 0x80 marker, zeros and the bit length.
+func padBlock(size int) [BlockSize]byte {
+	var pad [BlockSize]byte
+	pad[0] = 0x80
+	binary.BigEndian.PutUint64(pad[BlockSize-8:], uint64(size)*8)
+	return pad
+}
+
 // scheduleK returns the message schedule W[0..63] of block p plus the round
 // constants, word by word.
 func scheduleK(p *[BlockSize]byte) [64]uint32 {
@@ -312,14 +324,12 @@ func SumMany(dst []byte, msgs [][]byte, size int) error {
 			return errors.New("sha256x2: SumMany: a message is not size bytes long")
 		}
 	}
-	var pad [BlockSize]byte
-	pad[0] = 0x80
-	binary.BigEndian.PutUint64(pad[BlockSize-8:], uint64(size)*8)
+	pad := padBlock(size)
 	i := 0
 	if len(msgs) >= 16 && fast16 {
 		padwk := scheduleK(&pad)
 		for ; i+16 <= len(msgs); i += 16 {
-			sums16p(dst[i*Size:], msgs[i:i+16], size, &padwk)
+			sums16(dst[i*Size:], msgs[i:i+16], size, &padwk)
 		}
 	}
 	for ; i+2 <= len(msgs); i += 2 {

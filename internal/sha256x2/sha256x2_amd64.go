@@ -58,41 +58,18 @@ func block2(a, b *State, pa, pb []byte) {
 	blockGeneric(b, pb[:n*BlockSize])
 }
 
-//go:noescape
-func blocks16(out *[8][16]uint32, data *byte, stride, n int, padwk *[64]uint32)
-
 // fast16 says whether blocks16, the 16-lane AVX-512 code, can run: it needs
 // AVX-512 F and BW (x/sys/cpu also checks that the OS saves the ZMM state).
 var fast16 = fast && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
 
-// sums16 writes to dst the digests of the 16 bs-byte messages at data,
-// data+bs, ..., whose padding block has the message schedule plus round
-// constants padwk. It reports false, doing nothing, when the CPU lacks the
-// 16-lane code.
-func sums16(dst, data []byte, bs int, padwk *[64]uint32) bool {
-	if !fast16 {
-		return false
-	}
-	_ = data[16*bs-1]
-	_ = dst[16*Size-1]
-	var out [8][16]uint32
-	blocks16(&out, &data[0], bs, bs/BlockSize, padwk)
-	for i := range 16 {
-		for w := range 8 {
-			binary.BigEndian.PutUint32(dst[i*Size+4*w:], out[w][i])
-		}
-	}
-	return true
-}
-
 //go:noescape
-func blocks16p(out *[8][16]uint32, msgs *[16]*byte, n int, padwk *[64]uint32)
+func blocks16(out *[8][16]uint32, msgs *[16]*byte, n int, padwk *[64]uint32)
 
-// sums16p writes to dst the digests of the 16 messages msgs (each size
-// bytes, a multiple of 64), whose padding block has the message schedule
-// plus round constants padwk. It reports false, doing nothing, when the
-// CPU lacks the 16-lane code.
-func sums16p(dst []byte, msgs [][]byte, size int, padwk *[64]uint32) bool {
+// sums16 writes to dst the digests of the 16 messages msgs (each size
+// bytes, a multiple of 64, anywhere in memory), whose padding block has the
+// message schedule plus round constants padwk. It reports false, doing
+// nothing, when the CPU lacks the 16-lane code.
+func sums16(dst []byte, msgs [][]byte, size int, padwk *[64]uint32) bool {
 	if !fast16 {
 		return false
 	}
@@ -102,7 +79,7 @@ func sums16p(dst []byte, msgs [][]byte, size int, padwk *[64]uint32) bool {
 		ptrs[i] = &msgs[i][:size][0]
 	}
 	var out [8][16]uint32
-	blocks16p(&out, &ptrs, size/BlockSize, padwk)
+	blocks16(&out, &ptrs, size/BlockSize, padwk)
 	for i := range 16 {
 		for w := range 8 {
 			binary.BigEndian.PutUint32(dst[i*Size+4*w:], out[w][i])

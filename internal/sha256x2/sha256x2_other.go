@@ -15,6 +15,4 @@ func block2(a, b *State, pa, pb []byte) {
 	blockGeneric(b, pb[:n])
 }
 
-func sums16(dst, data []byte, bs int, padwk *[64]uint32) bool { return false }
-
-func sums16p(dst []byte, msgs [][]byte, size int, padwk *[64]uint32) bool { return false }
+func sums16(dst []byte, msgs [][]byte, size int, padwk *[64]uint32) bool { return false }
