@@ -68,10 +68,8 @@ func (r *Repo) VerityMode() (VerityMode, error) {
 }
 
 type verityRecord struct {
-	digest           fsverity.Digest
-	ino              uint64
-	size             int64
-	mtimeNs, ctimeNs int64
+	digest fsverity.Digest
+	fileStamp
 	// header is the content object's file header (uuuusa(ayay)); the
 	// metadata it holds is fixed by the object's checksum, so it never goes
 	// stale while the object exists.
@@ -82,13 +80,8 @@ type verityRecord struct {
 // Any write changes mtime, a replacement changes the inode, so a digest
 // recorded for a later-changed object is not trusted. ctime is recorded but
 // not compared: hardlinking an object into a checkout changes it.
-func (rec verityRecord) matches(st *unix.Stat_t) bool {
-	return rec.ino == st.Ino && rec.size == st.Size && rec.mtimeNs == st.Mtim.Nano()
-}
-
-// matches is verityRecord's matches for the indexed form.
-func (ir indexedRecord) matches(st *unix.Stat_t) bool {
-	return verityRecord{ino: ir.ino, size: ir.size, mtimeNs: ir.mtimeNs}.matches(st)
+func (f fileStamp) matches(st *unix.Stat_t) bool {
+	return f.ino == st.Ino && f.size == st.Size && f.mtimeNs == st.Mtim.Nano()
 }
 
 // verityIndex is the in-memory view of the digest log. Its map holds no
@@ -105,19 +98,16 @@ type verityIndex struct {
 
 // indexedRecord is a verityRecord whose header is headers[hoff:hoff+hlen].
 type indexedRecord struct {
-	digest           fsverity.Digest
-	ino              uint64
-	size             int64
-	mtimeNs, ctimeNs int64
-	hoff             int64
-	hlen             uint32
+	digest fsverity.Digest
+	fileStamp
+	hoff int64
+	hlen uint32
 }
 
 // put adds or replaces a record; the caller holds mu (or has the index to
 // itself).
 func (idx *verityIndex) put(id ID, vr verityRecord) {
-	idx.m[id] = indexedRecord{digest: vr.digest, ino: vr.ino, size: vr.size, mtimeNs: vr.mtimeNs, ctimeNs: vr.ctimeNs,
-		hoff: int64(len(idx.headers)), hlen: uint32(len(vr.header))}
+	idx.m[id] = indexedRecord{digest: vr.digest, fileStamp: vr.fileStamp, hoff: int64(len(idx.headers)), hlen: uint32(len(vr.header))}
 	idx.headers = append(idx.headers, vr.header...)
 }
 
@@ -135,7 +125,7 @@ func (idx *verityIndex) get(id ID) (verityRecord, bool) {
 	if !ok {
 		return verityRecord{}, false
 	}
-	return verityRecord{digest: ir.digest, ino: ir.ino, size: ir.size, mtimeNs: ir.mtimeNs, ctimeNs: ir.ctimeNs, header: h}, true
+	return verityRecord{digest: ir.digest, fileStamp: ir.fileStamp, header: h}, true
 }
 
 func (r *Repo) verityIdx() (*verityIndex, error) {
@@ -249,9 +239,9 @@ func stampFrom(st *unix.Stat_t) fileStamp {
 	return fileStamp{ino: st.Ino, size: st.Size, mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano()}
 }
 
-// appendVerity appends the records of freshly published objects to the log
-// (fsync'd), then adds them to the in-memory index. An object without a
-// stamp (none taken when it was sealed) is stat'ed here.
+// appendVerity appends the records of freshly published objects (each
+// stamped when it was sealed, see Transaction.record) to the log (fsync'd),
+// then adds them to the in-memory index.
 func (r *Repo) appendVerity(digests map[ID]sealed) error {
 	if len(digests) == 0 {
 		return nil
@@ -263,14 +253,7 @@ func (r *Repo) appendVerity(digests map[ID]sealed) error {
 	recs := make(map[ID]verityRecord, len(digests))
 	buf := make([]byte, 0, len(digests)*(verityFixedSize+64))
 	for id, d := range digests {
-		st := d.st
-		if st == (fileStamp{}) {
-			var err error
-			if st, err = stampOf(r.ContentPath(id)); err != nil {
-				return fmt.Errorf("record verity digest of %s: %w", id, err)
-			}
-		}
-		vr := verityRecord{digest: d.digest, header: d.header, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs}
+		vr := verityRecord{digest: d.digest, fileStamp: d.st, header: d.header}
 		recs[id] = vr
 		buf = encodeVerityRecord(buf, id, vr)
 	}
