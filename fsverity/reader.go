@@ -204,8 +204,8 @@ func (v *ReaderAt) ReadAt(b []byte, off int64) (int, error) {
 			return n, fmt.Errorf("read %s at %d: %w", v.name, pos+int64(m), err)
 		}
 		clear(buf[want:padded])
-		// Hash the chunk's blocks in one batch (two at a time where the
-		// CPU allows).
+		// Hash the chunk's blocks in one batch (several at a time where
+		// the CPU allows).
 		ds := int64(v.t.c.ds)
 		s.bh.sumBlocks(s.sums, buf, nil)
 		for o := int64(0); o < want; o += bs {
