@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -26,12 +27,9 @@ const (
 	ed25519SigKey = "ostree.sign.ed25519"
 )
 
-// The GVariant types are parsed when used, not at package initialisation:
-// the helper's start-up is part of the boot.
-var (
-	commitType = sync.OnceValue(func() *gvariant.Type { return gvariant.MustParseType("(a{sv}aya(say)sstayay)") })
-	metaType   = sync.OnceValue(func() *gvariant.Type { return gvariant.MustParseType("a{sv}") })
-)
+// The GVariant type is parsed when used (composefs=signed), not at package
+// initialisation: the helper's start-up is part of the boot.
+var metaType = sync.OnceValue(func() *gvariant.Type { return gvariant.MustParseType("a{sv}") })
 
 // commitInfo is what prepare-root needs of a commit object.
 type commitInfo struct {
@@ -50,25 +48,23 @@ func objectPath(repo, checksum, ext string) string {
 // that commit's metadata.
 func readCommit(repo, checksum string) (*commitInfo, error) {
 	p := objectPath(repo, checksum, "commit")
-	raw, err := os.ReadFile(p)
+	raw, err := readFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("read commit %s: %w", checksum, err)
 	}
 	if sum := sha256.Sum256(raw); hex.EncodeToString(sum[:]) != checksum {
 		return nil, fmt.Errorf("commit object %s is corrupted: its SHA-256 is %x", p, sum)
 	}
-	v, err := gvariant.Decode(commitType(), raw)
+	sig, val, found, err := metadataValue(raw, composefsDigestKey)
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", checksum, err)
 	}
-	md, _ := v.([]any)[0].([]any)
 	c := &commitInfo{raw: raw}
-	if val, ok := lookup(md, composefsDigestKey); ok {
-		b, _ := val.([]byte)
-		if len(b) != 32 {
+	if found {
+		if sig != "ay" || len(val) != 32 {
 			return nil, fmt.Errorf("commit %s: %s is not 32 bytes", checksum, composefsDigestKey)
 		}
-		c.composefsDigest = b
+		c.composefsDigest = val
 	}
 	return c, nil
 }
@@ -160,20 +156,73 @@ type bootedInfo struct {
 	sysrootRO       bool
 }
 
+// marshal serializes b as ostree writes /run/ostree-booted. It is written
+// out by hand (appendVardict) rather than with gvariant.Encode, whose type
+// parser and generic encoder would run for the first and only time at
+// boot; TestBootedInfoMarshal checks the bytes against gvariant.Encode.
 func (b *bootedInfo) marshal() []byte {
-	v := func(sig string, x any) gvariant.Variant { return gvariant.NewVariant(sig, x) }
-	dict := []any{
-		gvariant.DictEntry{Key: "backing-root-device-inode", Value: v("(tt)", []any{b.dev, b.ino})},
-		gvariant.DictEntry{Key: "composefs", Value: v("b", b.composefs)},
-		gvariant.DictEntry{Key: "composefs.verity", Value: v("b", b.composefsVerity)},
+	flag := func(v bool) []byte {
+		if v {
+			return []byte{1}
+		}
+		return []byte{0}
+	}
+	devino := binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, b.dev), b.ino)
+	entries := []vardictEntry{
+		{"backing-root-device-inode", "(tt)", devino},
+		{"composefs", "b", flag(b.composefs)},
+		{"composefs.verity", "b", flag(b.composefsVerity)},
 	}
 	if b.signed != "" {
-		dict = append(dict, gvariant.DictEntry{Key: "composefs.signed", Value: v("s", b.signed)})
+		entries = append(entries, vardictEntry{"composefs.signed", "s", append([]byte(b.signed), 0)})
 	}
-	dict = append(dict, gvariant.DictEntry{Key: "sysroot-ro", Value: v("b", b.sysrootRO)})
-	out, err := gvariant.Encode(metaType(), dict)
-	if err != nil {
-		panic(err) // the value is built above with fixed types
+	entries = append(entries, vardictEntry{"sysroot-ro", "b", flag(b.sysrootRO)})
+	return appendVardict(nil, entries)
+}
+
+// vardictEntry is one entry of an a{sv}: its key, and its value's type
+// string and serialization. Values must need at most 8-byte alignment,
+// which every GVariant type does.
+type vardictEntry struct {
+	key, sig string
+	value    []byte
+}
+
+// appendVardict appends the GVariant serialization of an a{sv} holding
+// entries, in order.
+func appendVardict(dst []byte, entries []vardictEntry) []byte {
+	start := len(dst)
+	ends := make([]int, 0, len(entries))
+	for _, e := range entries {
+		for (len(dst)-start)%8 != 0 {
+			dst = append(dst, 0)
+		}
+		es := len(dst)
+		dst = append(append(dst, e.key...), 0)
+		kend := len(dst) - es
+		for (len(dst)-es)%8 != 0 {
+			dst = append(dst, 0)
+		}
+		dst = append(append(append(dst, e.value...), 0), e.sig...)
+		dst = appendFramingOffsets(dst, len(dst)-es, kend)
+		ends = append(ends, len(dst)-start)
 	}
-	return out
+	return appendFramingOffsets(dst, len(dst)-start, ends...)
+}
+
+// appendFramingOffsets appends offs to a container whose body is body
+// bytes, in the narrowest width that can address the whole container.
+func appendFramingOffsets(dst []byte, body int, offs ...int) []byte {
+	w := 1
+	for ; w < 8; w *= 2 {
+		if uint64(body+len(offs)*w) <= uint64(1)<<(8*w)-1 {
+			break
+		}
+	}
+	for _, o := range offs {
+		for i := range w {
+			dst = append(dst, byte(uint64(o)>>(8*i)))
+		}
+	}
+	return dst
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 )
 
@@ -157,7 +156,7 @@ func parseBool(s string) (bool, error) {
 // the defaults (composefs=maybe).
 func LoadConfig(paths []string) (*Config, string, error) {
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
+		data, err := readFile(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}

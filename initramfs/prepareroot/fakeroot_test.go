@@ -354,6 +354,9 @@ func checkBooted(verity bool, digestFrom string) func(*testing.T, *params, *prep
 		if !res.Composefs || res.Verity != verity || res.ImageDigestFrom != digestFrom {
 			t.Errorf("Result = %+v; want composefs, verity %v, digest from %q", res, verity, digestFrom)
 		}
+		if got, want := strings.Replace(stepNames(res.Steps), "check-init,", "", 1), "resolve,commit,digest,erofs,overlay,detach-erofs,binds,move"; got != want {
+			t.Errorf("steps %s; want %s", got, want)
+		}
 		mi, _ := os.ReadFile("/proc/self/mountinfo")
 		var line string
 		for _, l := range strings.Split(string(mi), "\n") {
@@ -512,4 +515,12 @@ func mounts(t *testing.T) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func stepNames(s prepareroot.Steps) string {
+	var names []string
+	for _, st := range s {
+		names = append(names, st.Name)
+	}
+	return strings.Join(names, ",")
 }

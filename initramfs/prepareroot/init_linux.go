@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -46,6 +46,8 @@ type Timings struct {
 	Switch time.Duration
 	// Total is from Init's start to just before exec.
 	Total time.Duration
+	// Steps are Init's steps, Prepare's among them, in order.
+	Steps Steps
 }
 
 // SetupOutside is Total minus the module loading and the root device wait,
@@ -93,7 +95,7 @@ func Init(ctx context.Context, opts *InitOptions) error {
 		{"/sys", "sysfs", nse, ""},
 		{"/run", "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=0755"},
 	} {
-		if err := os.MkdirAll(m.dir, 0o755); err != nil {
+		if err := mkdir(m.dir, 0o755); err != nil {
 			return err
 		}
 		err := unix.Mount(m.fstype, m.dir, m.fstype, m.flags, m.data)
@@ -101,7 +103,7 @@ func Init(ctx context.Context, opts *InitOptions) error {
 			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.dir, err)
 		}
 	}
-	cmdlineBytes, err := os.ReadFile("/proc/cmdline")
+	cmdlineBytes, err := readFile("/proc/cmdline")
 	if err != nil {
 		return fmt.Errorf("read kernel command line: %w", err)
 	}
@@ -111,11 +113,14 @@ func Init(ctx context.Context, opts *InitOptions) error {
 		o.LogLevel.Set(slog.LevelDebug)
 	}
 
+	tm.Steps = append(tm.Steps, Step{"early", time.Since(start)})
 	mods, err := LoadModules(o.ModuleList)
 	if err != nil {
 		return fmt.Errorf("module list %s: %w", o.ModuleList, err)
 	}
-	log.Debug("early mounts and modules", "ms", ms(time.Since(start)))
+	t := time.Now()
+	tm.Steps = append(tm.Steps, Step{"modules", t.Sub(start) - tm.Steps[0].Elapsed})
+	log.Debug("early mounts and modules", "ms", ms(t.Sub(start)))
 	for _, m := range mods {
 		tm.Modules += m.Elapsed
 		if m.Err != nil {
@@ -138,11 +143,12 @@ func Init(ctx context.Context, opts *InitOptions) error {
 			wait = time.Duration(n) * time.Second
 		}
 	}
-	t := time.Now()
+	t = time.Now()
 	wctx, cancel := context.WithTimeoutCause(ctx, wait, fmt.Errorf("waited %v", wait))
 	dev, err := WaitRootDevice(wctx, spec)
 	cancel()
 	tm.RootWait = time.Since(t)
+	tm.Steps = append(tm.Steps, Step{"root-wait", tm.RootWait})
 	if err != nil {
 		return err
 	}
@@ -154,6 +160,7 @@ func Init(ctx context.Context, opts *InitOptions) error {
 		return err
 	}
 	tm.RootMount = time.Since(t)
+	tm.Steps = append(tm.Steps, Step{"root-mount", tm.RootMount})
 	log.Debug("root mounted", "device", dev, "type", fstype)
 
 	init := "/sbin/init"
@@ -175,6 +182,7 @@ func Init(ctx context.Context, opts *InitOptions) error {
 	}
 	tm.Switch = time.Since(t)
 	tm.Total = time.Since(start)
+	tm.Steps = append(append(tm.Steps, res.Steps...), Step{"switch", tm.Switch})
 	attrs := append([]any{"init", init}, res.LogAttrs()...)
 	attrs = append(attrs, "uptime_at_start_ms", ms(tm.Start),
 		"modules_ms", ms(tm.Modules), "modules", tm.NModules,
@@ -187,6 +195,7 @@ func Init(ctx context.Context, opts *InitOptions) error {
 		if at, ok := kernelMessageTime("Run /init"); ok && at > 0 && at < tm.Start {
 			attrs = append(attrs, "runtime_start_ms", ms(tm.Start-at))
 		}
+		attrs = append(attrs, "steps", tm.Steps.String())
 	}
 	log.Info("switching root", attrs...)
 	if err := unix.Exec(init, []string{init}, os.Environ()); err != nil {
@@ -247,25 +256,42 @@ func freeInitramfs(keep string) {
 	removeSameDev("/", st.Dev, keep)
 }
 
+// removeSameDev deletes what dir holds on device dev, depth first, but
+// not keep and nothing on another filesystem. It uses the directory's
+// descriptor and plain system calls (see sysfile_linux.go): every name is
+// unlinked, and one that is a directory (EISDIR) is emptied first when it
+// is on dev.
 func removeSameDev(dir string, dev uint64, keep string) {
-	ents, err := os.ReadDir(dir)
+	fd, err := openRetry(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
-	for _, e := range ents {
-		p := filepath.Join(dir, e.Name())
+	defer unix.Close(fd)
+	var names []string
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			break
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+	for _, name := range names {
+		p := strings.TrimSuffix(dir, "/") + "/" + name
 		if p == keep {
 			continue
 		}
-		var st unix.Stat_t
-		if unix.Lstat(p, &st) != nil || st.Dev != dev {
+		if unix.Unlinkat(fd, name, 0) != unix.EISDIR {
 			continue
 		}
-		if e.Type()&fs.ModeDir != 0 {
-			removeSameDev(p, dev, keep)
-			unix.Rmdir(p)
-		} else {
-			unix.Unlink(p)
+		var st unix.Stat_t
+		if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Dev != dev {
+			continue
 		}
+		removeSameDev(p, dev, keep)
+		unix.Unlinkat(fd, name, unix.AT_REMOVEDIR)
 	}
 }

@@ -3,7 +3,7 @@ package prepareroot
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -25,8 +25,8 @@ type ModuleResult struct {
 // results say which failed, and a later step fails with its own error if
 // it needed the module.
 func LoadModules(list string) ([]ModuleResult, error) {
-	data, err := os.ReadFile(list)
-	if errors.Is(err, os.ErrNotExist) {
+	data, err := readFile(list)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
@@ -46,16 +46,16 @@ func LoadModules(list string) ([]ModuleResult, error) {
 }
 
 func loadModule(p string) error {
-	f, err := os.Open(p)
+	fd, err := openRetry(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return &fs.PathError{Op: "open", Path: p, Err: err}
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	flags := 0
 	if strings.HasSuffix(p, ".xz") || strings.HasSuffix(p, ".zst") || strings.HasSuffix(p, ".gz") {
 		flags = unix.MODULE_INIT_COMPRESSED_FILE
 	}
-	err = unix.FinitModule(int(f.Fd()), "", flags)
+	err = unix.FinitModule(fd, "", flags)
 	switch {
 	case err == nil, errors.Is(err, unix.EEXIST):
 		return nil

@@ -153,13 +153,3 @@ func remountReadOnly(p string) error {
 	}
 	return nil
 }
-
-func exists(p string) bool {
-	_, err := os.Lstat(p)
-	return err == nil
-}
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
-}

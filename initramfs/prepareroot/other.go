@@ -5,6 +5,7 @@ package prepareroot
 import (
 	"context"
 	"errors"
+	"os"
 )
 
 var errNotLinux = errors.New("prepare-root runs on Linux only")
@@ -20,3 +21,5 @@ func Init(ctx context.Context, opts *InitOptions) error { return errNotLinux }
 
 // KernelMessages is only implemented on Linux.
 func KernelMessages(substrings []string, max int) []string { return nil }
+
+func readFile(p string) ([]byte, error) { return os.ReadFile(p) }

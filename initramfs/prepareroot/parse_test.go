@@ -247,3 +247,18 @@ func FuzzParseKmsgRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestStepsString(t *testing.T) {
+	for _, c := range []struct {
+		s    Steps
+		want string
+	}{
+		{nil, ""},
+		{Steps{{"resolve", 1500 * time.Microsecond}}, "resolve:1.5"},
+		{Steps{{"early", 12345 * time.Microsecond}, {"modules", 0}, {"switch", 2 * time.Second}}, "early:12.3,modules:0.0,switch:2000.0"},
+	} {
+		if got := c.s.String(); got != c.want {
+			t.Errorf("%v.String() = %q; want %q", []Step(c.s), got, c.want)
+		}
+	}
+}

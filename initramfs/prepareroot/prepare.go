@@ -2,6 +2,7 @@ package prepareroot
 
 import (
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -63,6 +64,31 @@ type Result struct {
 	SysrootReadOnly bool
 	// Elapsed is the time Prepare took.
 	Elapsed time.Duration
+	// Steps is where Elapsed went, step by step.
+	Steps Steps
+}
+
+// Step is the time one step of the helper took.
+type Step struct {
+	Name    string
+	Elapsed time.Duration
+}
+
+// Steps are a run's steps in order.
+type Steps []Step
+
+// String formats steps as "name:ms,name:ms,..." for the summary line.
+func (s Steps) String() string {
+	var b []byte
+	for i, st := range s {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, st.Name...)
+		b = append(b, ':')
+		b = strconv.AppendFloat(b, float64(st.Elapsed.Microseconds())/1000, 'f', 1, 64)
+	}
+	return string(b)
 }
 
 // LogAttrs are the slog attributes that describe the prepared root:

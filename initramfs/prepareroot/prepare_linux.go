@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -66,14 +67,18 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 	}
 	log := o.logger()
 	last := start
-	step := func(name string) { // debug timings of each step
+	var steps Steps
+	step := func(name string) { // timings of each step
 		now := time.Now()
-		log.Debug("step", "name", name, "ms", float64(now.Sub(last).Microseconds())/1000)
+		steps = append(steps, Step{name, now.Sub(last)})
+		if log.Enabled(ctx, slog.LevelDebug) {
+			log.Debug("step", "name", name, "ms", float64(now.Sub(last).Microseconds())/1000)
+		}
 		last = now
 	}
 	sysroot := filepath.Clean(o.Sysroot)
 	if o.Cmdline == "" {
-		b, err := os.ReadFile("/proc/cmdline")
+		b, err := readFile("/proc/cmdline")
 		if err != nil {
 			return nil, fmt.Errorf("read kernel command line: %w", err)
 		}
@@ -148,6 +153,7 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 			return fail(err)
 		}
 		mounted(tmp)
+		step("detach-erofs")
 	} else {
 		if !isDir(filepath.Join(dep.Dir, "usr")) {
 			return fail(fmt.Errorf("deployment /%s has neither a composefs image nor a checkout (composefs=%s)", dep.RelDir, mode))
@@ -172,14 +178,14 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		if err := checkReadable(tmp, o.CheckInit); err != nil {
 			return fail(err)
 		}
-		step("check init")
+		step("check-init")
 	}
 
 	ro := useCfs
 	if cfg.SysrootReadOnly != nil {
 		ro = *cfg.SysrootReadOnly
 	}
-	if fi, err := os.Lstat(filepath.Join(sysroot, "boot", "loader")); err == nil && fi.Mode()&fs.ModeSymlink != 0 && isDir(filepath.Join(tmp, "boot")) {
+	if isSymlink(filepath.Join(sysroot, "boot", "loader")) && isDir(filepath.Join(tmp, "boot")) {
 		if err := bindMount(filepath.Join(sysroot, "boot"), filepath.Join(tmp, "boot")); err != nil {
 			return fail(err)
 		}
@@ -210,14 +216,16 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 	if mode == ComposefsSigned {
 		info.signed = cfg.KeyPath
 	}
-	if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
-		return fail(err)
+	if !isDir(o.RunDir) {
+		if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
+			return fail(err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(o.RunDir, "ostree-booted"), info.marshal(), 0o644); err != nil {
+	if err := writeFile(filepath.Join(o.RunDir, "ostree-booted"), info.marshal(), 0o644); err != nil {
 		return fail(fmt.Errorf("write ostree-booted: %w", err))
 	}
 	undo = append(undo, func() { os.Remove(filepath.Join(o.RunDir, "ostree-booted")) })
-	step("bind mounts, ostree-booted")
+	step("binds")
 
 	phys := filepath.Join(tmp, "sysroot")
 	if !isDir(phys) {
@@ -242,8 +250,9 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		}
 		res.SysrootReadOnly = true
 	}
-	step("move mounts")
+	step("move")
 	res.Elapsed = time.Since(start)
+	res.Steps = steps
 	return res, nil
 }
 
@@ -255,7 +264,7 @@ func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deploymen
 	if err != nil {
 		return err
 	}
-	step("read commit")
+	step("commit")
 	if res.Mode == ComposefsSigned {
 		keys, err := readPublicKeys(cfg.KeyPath)
 		if err != nil {
@@ -281,7 +290,7 @@ func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deploymen
 	if digest != nil {
 		res.ImageDigest, res.ImageDigestFrom = fmt.Sprintf("%x", digest), from
 	}
-	step("image digest")
+	step("digest")
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -295,7 +304,7 @@ func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deploymen
 		return err
 	}
 	res.Loop = loop
-	step("mount EROFS")
+	step("erofs")
 	// The overlay holds the EROFS superblock; the lower mount itself goes.
 	defer func() {
 		if err := unix.Unmount(lower, unix.MNT_DETACH); err != nil {
@@ -307,7 +316,7 @@ func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deploymen
 		return err
 	}
 	res.Composefs, res.Verity = true, verity
-	step("mount overlay")
+	step("overlay")
 	log.Debug("composefs mounted", "deployment", "/"+dep.RelDir, "verity", map[bool]string{true: "require", false: "off"}[verity],
 		"image_digest", res.ImageDigest, "digest_from", res.ImageDigestFrom, "loop", loop)
 	return nil
