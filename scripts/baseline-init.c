@@ -11,8 +11,10 @@
  * (finit_module); wait for /dev/vda; mount it at /sysroot; resolve ostree=
  * under /sysroot; mount the deployment's .ostree.cfs (EROFS, from the file)
  * and the overlay with the repository's objects as data layer and
- * verity=require; bind etc and the stateroot's var; move the physical root
- * to /sysroot/sysroot; move /dev, /proc, /sys, /run; switch root; exec
+ * verity=require; bind /boot (when boot/loader is a symlink, as ostree
+ * does), etc and the stateroot's var; move the physical root to
+ * /sysroot/sysroot; move /dev, /proc, /sys, /run; delete the initramfs's
+ * files (as switch_root does, to free their memory); switch root; exec
  * /sbin/init. It writes "baseline: <step>" to the kernel log, and before
  * the exec prints the kernel's "Run /init" record and its own, with their
  * times, on the console.
@@ -80,6 +82,34 @@ static void ostree_arg(char *out, size_t n)
 	}
 	errno = ENOENT;
 	die("ostree=");
+}
+
+/* Deletes what the directory fd holds on device dev, depth first, as
+ * util-linux switch_root does; closes fd. */
+static void remove_tree(int fd, dev_t dev)
+{
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_dev != dev)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				remove_tree(sub, dev);
+			unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR);
+		} else {
+			unlinkat(dirfd(d), e->d_name, 0);
+		}
+	}
+	closedir(d);
 }
 
 /* Prints the kernel log records of "Run /init" and of this program. */
@@ -171,6 +201,9 @@ int main(void)
 	    "metacopy=on,redirect_dir=on,lowerdir=/run/lower::/sysroot/ostree/repo/objects,verity=require");
 	umount2("/run/lower", MNT_DETACH);
 	mark("step overlay mounted");
+	struct stat lst;
+	if (lstat("/sysroot/boot/loader", &lst) == 0 && S_ISLNK(lst.st_mode))
+		mnt("/sysroot/boot", "/sysroot.tmp/boot", NULL, MS_BIND, NULL);
 	snprintf(p, sizeof p, "%s/etc", dep);
 	mnt(p, "/sysroot.tmp/etc", NULL, MS_BIND, NULL);
 	/* dep is /sysroot/ostree/deploy/STATEROOT/deploy/NAME */
@@ -198,6 +231,10 @@ int main(void)
 	}
 	if (chdir("/sysroot") != 0)
 		die("chdir /sysroot");
+	struct stat rst;
+	int rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd >= 0 && fstat(rootfd, &rst) == 0)
+		remove_tree(rootfd, rst.st_dev); /* /sysroot is another filesystem now */
 	mnt(".", "/", NULL, MS_MOVE, NULL);
 	if (chroot(".") != 0 || chdir("/") != 0)
 		die("chroot");

@@ -392,7 +392,7 @@ INIT
 			timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 \
 				-kernel "$WORK/vmlinuz" -initrd "$cb/initrd.cpio" \
 				-drive "file=$cb/disk.img,if=virtio,format=raw,cache=unsafe" \
-				-append "$copts console=ttyS0 panic=-1 loglevel=5" \
+				-append "$copts console=ttyS0 panic=-1 loglevel=5 printk.devkmsg=on" \
 				-nographic -no-reboot -nodefaults -serial stdio -monitor none </dev/null 2>&1 | tr -d '\r' >"$cb/boot$i.txt" || true
 			grep -q 'GOSTREE-MARKER: GOSTREE-MARKER-v1' "$cb/boot$i.txt" || { tail -20 "$cb/boot$i.txt" >&2; die "composefs baseline boot $i did not reach the v1 marker"; }
 			line=$(sed -n 's/^\[ *\([0-9.]*\)\] \(Run \/init\|baseline: [a-z ]*\).*/\1 \2/p' "$cb/boot$i.txt" | awk '

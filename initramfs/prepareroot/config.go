@@ -1,7 +1,6 @@
 package prepareroot
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -101,9 +100,9 @@ type Config struct {
 func ParseConfig(text string) (*Config, error) {
 	c := &Config{KeyPath: DefaultKeyPath}
 	group := ""
-	sc := bufio.NewScanner(strings.NewReader(text))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+	for n, line := range strings.Split(text, "\n") {
+		n++
+		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' {
 			continue
 		}
@@ -139,7 +138,7 @@ func ParseConfig(text string) (*Config, error) {
 			return nil, fmt.Errorf("prepare-root.conf line %d: [%s] %s: %w", n, group, k, err)
 		}
 	}
-	return c, sc.Err()
+	return c, nil
 }
 
 func parseBool(s string) (bool, error) {

@@ -3,7 +3,6 @@ package prepareroot
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -70,12 +69,12 @@ func ResolveDeployment(sysroot, target string) (*Deployment, error) {
 		return nil, fmt.Errorf("ostree=%q: want an absolute path such as /ostree/boot.0/OS/CHECKSUM/0", target)
 	}
 	clean := path.Clean(target)
-	fi, err := os.Lstat(filepath.Join(sysroot, clean))
+	link, err := lstatSymlink(filepath.Join(sysroot, clean))
 	if err != nil {
 		return nil, fmt.Errorf("ostree=%s: %w", target, err)
 	}
-	if fi.Mode()&os.ModeSymlink == 0 {
-		return nil, fmt.Errorf("ostree=%s: not a symlink (%s)", target, fi.Mode().Type())
+	if !link {
+		return nil, fmt.Errorf("ostree=%s: not a symlink", target)
 	}
 	rel, err := resolveIn(sysroot, clean)
 	if err != nil {
@@ -90,9 +89,7 @@ func ResolveDeployment(sysroot, target string) (*Deployment, error) {
 		return nil, fmt.Errorf("ostree=%s: deployment serial %q: %w", target, serialText, err)
 	}
 	dir := filepath.Join(sysroot, rel)
-	if fi, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("deployment %s: %w", rel, err)
-	} else if !fi.IsDir() {
+	if !isDir(dir) {
 		return nil, fmt.Errorf("deployment %s is not a directory", rel)
 	}
 	return &Deployment{Dir: dir, RelDir: rel, Stateroot: stateroot, Commit: commit, Serial: serial}, nil
@@ -120,18 +117,18 @@ func resolveIn(root, p string) (string, error) {
 		}
 		cur := append(done, c)
 		full := filepath.Join(root, filepath.Join(cur...))
-		fi, err := os.Lstat(full)
+		link, err := lstatSymlink(full)
 		if err != nil {
 			return "", err
 		}
-		if fi.Mode()&os.ModeSymlink == 0 {
+		if !link {
 			done = cur
 			continue
 		}
 		if links++; links > maxSymlinks {
 			return "", fmt.Errorf("too many levels of symbolic links at /%s", strings.Join(cur, "/"))
 		}
-		t, err := os.Readlink(full)
+		t, err := readlink(full)
 		if err != nil {
 			return "", err
 		}

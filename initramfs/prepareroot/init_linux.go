@@ -144,7 +144,7 @@ func Init(ctx context.Context, opts *InitOptions) error {
 		}
 	}
 	t = time.Now()
-	wctx, cancel := context.WithTimeoutCause(ctx, wait, fmt.Errorf("waited %v", wait))
+	wctx, cancel := context.WithTimeoutCause(ctx, wait, errors.New("waited "+wait.String()))
 	dev, err := WaitRootDevice(wctx, spec)
 	cancel()
 	tm.RootWait = time.Since(t)
@@ -246,7 +246,7 @@ func enterRoot(newroot string) error {
 // tmpfs), and never crossing into another filesystem.
 func freeInitramfs(keep string) {
 	var sfs unix.Statfs_t
-	if os.Getpid() != 1 || unix.Statfs("/", &sfs) != nil || (sfs.Type != unix.RAMFS_MAGIC && sfs.Type != unix.TMPFS_MAGIC) {
+	if unix.Getpid() != 1 || unix.Statfs("/", &sfs) != nil || (sfs.Type != unix.RAMFS_MAGIC && sfs.Type != unix.TMPFS_MAGIC) {
 		return
 	}
 	var st unix.Stat_t
@@ -267,18 +267,7 @@ func removeSameDev(dir string, dev uint64, keep string) {
 		return
 	}
 	defer unix.Close(fd)
-	var names []string
-	buf := make([]byte, 4096)
-	for {
-		n, err := unix.ReadDirent(fd, buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n <= 0 {
-			break
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
-	}
+	names, _ := readDirNamesFd(fd, dir)
 	for _, name := range names {
 		p := strings.TrimSuffix(dir, "/") + "/" + name
 		if p == keep {

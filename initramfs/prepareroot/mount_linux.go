@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // file that was checked. It reports whether a loop device was used.
 func mountErofs(img *os.File, target string) (loop bool, err error) {
 	src := img.Name()
-	if fd := fmt.Sprintf("/proc/self/fd/%d", img.Fd()); exists(fd) {
+	if fd := "/proc/self/fd/" + strconv.Itoa(int(img.Fd())); exists(fd) {
 		src = fd
 	}
 	err = unix.Mount(src, target, "erofs", unix.MS_RDONLY, "")

@@ -23,3 +23,15 @@ func Init(ctx context.Context, opts *InitOptions) error { return errNotLinux }
 func KernelMessages(substrings []string, max int) []string { return nil }
 
 func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
+
+func lstatSymlink(p string) (bool, error) {
+	fi, err := os.Lstat(p)
+	return err == nil && fi.Mode()&os.ModeSymlink != 0, err
+}
+
+func readlink(p string) (string, error) { return os.Readlink(p) }
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}

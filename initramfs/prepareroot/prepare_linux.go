@@ -3,14 +3,13 @@ package prepareroot
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -133,7 +132,7 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		return nil, fmt.Errorf("make / a private mount: %w", err)
 	}
 	tmp := sysroot + ".tmp"
-	if err := os.Mkdir(tmp, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := mkdir(tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", tmp, err)
 	}
 	var undo []func()
@@ -143,7 +142,7 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		}
 		return nil, err
 	}
-	undo = append(undo, func() { os.Remove(tmp) })
+	undo = append(undo, func() { unix.Rmdir(tmp) })
 	mounted := func(p string) {
 		undo = append(undo, func() { unix.Unmount(p, unix.MNT_DETACH) })
 	}
@@ -217,14 +216,14 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		info.signed = cfg.KeyPath
 	}
 	if !isDir(o.RunDir) {
-		if err := os.MkdirAll(o.RunDir, 0o755); err != nil {
+		if err := mkdirAll(o.RunDir, 0o755); err != nil {
 			return fail(err)
 		}
 	}
 	if err := writeFile(filepath.Join(o.RunDir, "ostree-booted"), info.marshal(), 0o644); err != nil {
 		return fail(fmt.Errorf("write ostree-booted: %w", err))
 	}
-	undo = append(undo, func() { os.Remove(filepath.Join(o.RunDir, "ostree-booted")) })
+	undo = append(undo, func() { unix.Unlink(filepath.Join(o.RunDir, "ostree-booted")) })
 	step("binds")
 
 	phys := filepath.Join(tmp, "sysroot")
@@ -241,7 +240,7 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		}
 		return fail(err)
 	}
-	if err := os.Remove(tmp); err != nil {
+	if err := unix.Rmdir(tmp); err != nil {
 		log.Debug("remove temporary mountpoint", "path", tmp, "err", err)
 	}
 	if ro {
@@ -278,7 +277,7 @@ func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deploymen
 		}
 		log.Info("commit signature verified", "commit", dep.Commit)
 	}
-	img, err := os.Open(image)
+	img, err := openFile(image)
 	if err != nil {
 		return err
 	}
@@ -288,17 +287,17 @@ func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deploymen
 		return err
 	}
 	if digest != nil {
-		res.ImageDigest, res.ImageDigestFrom = fmt.Sprintf("%x", digest), from
+		res.ImageDigest, res.ImageDigestFrom = hex.EncodeToString(digest), from
 	}
 	step("digest")
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	lower := filepath.Join(o.RunDir, "ostree", ".private", "cfsroot-lower")
-	if err := os.MkdirAll(lower, 0o700); err != nil {
+	if err := mkdirAll(lower, 0o700); err != nil {
 		return err
 	}
-	defer os.Remove(lower)
+	defer unix.Rmdir(lower)
 	loop, err := mountErofs(img, lower)
 	if err != nil {
 		return err

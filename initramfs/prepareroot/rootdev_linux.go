@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -27,7 +26,7 @@ func WaitRootDevice(ctx context.Context, spec string) (string, error) {
 	}
 	for {
 		if strings.HasPrefix(spec, "/dev/") {
-			if _, err := os.Stat(spec); err == nil {
+			if exists(spec) {
 				return spec, nil
 			}
 		} else if dev := findExt4(kind, val); dev != "" {
@@ -44,12 +43,12 @@ func WaitRootDevice(ctx context.Context, spec string) (string, error) {
 // findExt4 returns the block device whose ext2/3/4 superblock has the
 // given UUID or LABEL.
 func findExt4(kind, val string) string {
-	ents, err := os.ReadDir("/sys/class/block")
+	names, err := readDirNames("/sys/class/block")
 	if err != nil {
 		return ""
 	}
-	for _, e := range ents {
-		dev := "/dev/" + e.Name()
+	for _, name := range names {
+		dev := "/dev/" + name
 		uuid, label, ok := readExt4(dev)
 		if !ok {
 			continue
@@ -64,13 +63,13 @@ func findExt4(kind, val string) string {
 // readExt4 reads the UUID and label of an ext2/3/4 superblock (at byte
 // 1024: magic 0xEF53 at +56, UUID at +104, volume name at +120).
 func readExt4(dev string) (uuid, label string, ok bool) {
-	f, err := os.Open(dev)
+	fd, err := openRetry(dev, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", "", false
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	sb := make([]byte, 256)
-	if _, err := f.ReadAt(sb, 1024); err != nil {
+	if n, err := unix.Pread(fd, sb, 1024); err != nil || n != len(sb) {
 		return "", "", false
 	}
 	if sb[56] != 0x53 || sb[57] != 0xef {
@@ -90,7 +89,7 @@ func MountRoot(dev, target, fstype, flags string, rw bool) (string, error) {
 	if !rw {
 		mflags |= unix.MS_RDONLY
 	}
-	if err := os.MkdirAll(target, 0o755); err != nil {
+	if err := mkdirAll(target, 0o755); err != nil {
 		return "", err
 	}
 	types := []string{fstype}
@@ -114,7 +113,7 @@ func MountRoot(dev, target, fstype, flags string, rw bool) (string, error) {
 // blockFilesystems lists the filesystems of /proc/filesystems that need a
 // device, ext4 first.
 func blockFilesystems() []string {
-	data, err := os.ReadFile("/proc/filesystems")
+	data, err := readFile("/proc/filesystems")
 	if err != nil {
 		return []string{"ext4"}
 	}

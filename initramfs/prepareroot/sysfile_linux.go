@@ -2,6 +2,8 @@ package prepareroot
 
 import (
 	"io/fs"
+	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -101,4 +103,81 @@ func isDir(p string) bool {
 func isSymlink(p string) bool {
 	var st unix.Stat_t
 	return unix.Lstat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK
+}
+
+// openFile opens p read-only as an *os.File without os.Open's poller
+// registration (os.NewFile of a blocking descriptor), which would set up
+// epoll just for a regular file.
+func openFile(p string) (*os.File, error) {
+	fd, err := openRetry(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
+
+// mkdirAll creates p and its missing parents.
+func mkdirAll(p string, perm uint32) error {
+	if isDir(p) {
+		return nil
+	}
+	if i := strings.LastIndexByte(strings.TrimRight(p, "/"), '/'); i > 0 {
+		if err := mkdirAll(p[:i], perm); err != nil {
+			return err
+		}
+	}
+	return mkdir(p, perm)
+}
+
+// readDirNames returns the names in directory dir, but "." and "..", in
+// the order the filesystem gives them.
+func readDirNames(dir string) ([]string, error) {
+	fd, err := openRetry(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	return readDirNamesFd(fd, dir)
+}
+
+func readDirNamesFd(fd int, dir string) ([]string, error) {
+	var names []string
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.ReadDirent(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return names, &fs.PathError{Op: "readdirent", Path: dir, Err: err}
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
+
+// lstatSymlink reports whether p is a symbolic link; err is set when p
+// cannot be examined.
+func lstatSymlink(p string) (bool, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		return false, &fs.PathError{Op: "lstat", Path: p, Err: err}
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFLNK, nil
+}
+
+// readlink returns the target of the symbolic link p.
+func readlink(p string) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlink(p, buf)
+		if err != nil {
+			return "", &fs.PathError{Op: "readlink", Path: p, Err: err}
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
 }

@@ -3,6 +3,7 @@ package prepareroot
 import (
 	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -51,6 +52,42 @@ func TestSysFile(t *testing.T) {
 	}
 	if err := mkdir(filepath.Join(dir, "f"), 0o755); err == nil {
 		t.Error("mkdir over a file succeeded")
+	}
+	deep := filepath.Join(dir, "m", "n", "o")
+	if err := mkdirAll(deep+"/", 0o700); err != nil || !isDir(deep) {
+		t.Errorf("mkdirAll: %v", err)
+	}
+	if err := mkdirAll(filepath.Join(dir, "f", "x"), 0o700); err == nil {
+		t.Error("mkdirAll under a file succeeded")
+	}
+	long := string(bytes.Repeat([]byte("t"), 300)) // longer than readlink's first buffer
+	os.Symlink(long, filepath.Join(dir, "long"))
+	if got, err := readlink(filepath.Join(dir, "long")); got != long || err != nil {
+		t.Errorf("readlink = %d bytes, %v", len(got), err)
+	}
+	if _, err := readlink(filepath.Join(dir, "f")); err == nil {
+		t.Error("readlink of a file succeeded")
+	}
+	if link, err := lstatSymlink(filepath.Join(dir, "long")); !link || err != nil {
+		t.Errorf("lstatSymlink(long) = %v, %v", link, err)
+	}
+	if _, err := lstatSymlink(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("lstatSymlink(missing): %v", err)
+	}
+	f, err := openFile(filepath.Join(dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(f); err != nil || len(b) != 100000 {
+		t.Errorf("openFile: read %d bytes, %v", len(b), err)
+	}
+	f.Close()
+	if _, err := openFile(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("openFile(missing): %v", err)
+	}
+	names, err := readDirNames(filepath.Join(dir, "m"))
+	if err != nil || !slices.Equal(names, []string{"n"}) {
+		t.Errorf("readDirNames = %q, %v", names, err)
 	}
 	os.Symlink("d", filepath.Join(dir, "ld"))
 	os.Symlink("gone", filepath.Join(dir, "dangling"))
