@@ -34,7 +34,8 @@ type InitOptions struct {
 type Timings struct {
 	// Start is the kernel's uptime (CLOCK_BOOTTIME) when Init began.
 	Start time.Duration
-	// Modules is the time spent in finit_module, for NModules modules.
+	// Modules is the module loading phase (reading the list, opening
+	// each module, finit_module), for NModules modules loaded.
 	Modules  time.Duration
 	NModules int
 	// RootWait is the wait for the root device, RootMount its mount.
@@ -119,10 +120,10 @@ func Init(ctx context.Context, opts *InitOptions) error {
 		return fmt.Errorf("module list %s: %w", o.ModuleList, err)
 	}
 	t := time.Now()
-	tm.Steps = append(tm.Steps, Step{"modules", t.Sub(start) - tm.Steps[0].Elapsed})
+	tm.Modules = t.Sub(start) - tm.Steps[0].Elapsed
+	tm.Steps = append(tm.Steps, Step{"modules", tm.Modules})
 	log.Debug("early mounts and modules", "ms", ms(t.Sub(start)))
 	for _, m := range mods {
-		tm.Modules += m.Elapsed
 		if m.Err != nil {
 			log.Warn("module not loaded", "module", filepath.Base(m.Path), "err", m.Err)
 		} else {
