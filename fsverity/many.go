@@ -1,6 +1,26 @@
 package fsverity
 
-import "github.com/gostree/gostree/internal/sha256x2"
+import (
+	"sync"
+
+	"github.com/gostree/gostree/internal/sha256x2"
+)
+
+// padPool holds the buffers of zero-padded partial blocks that SumMany
+// hashes: reused, they stay in cache and cost neither the allocator's
+// zeroing nor the page faults of fresh memory (most of a batch of small
+// files' cost when each batch allocated its own).
+var padPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// getPad returns a pooled buffer of n bytes (contents undefined).
+func getPad(n int) *[]byte {
+	p := padPool.Get().(*[]byte)
+	if cap(*p) < n {
+		*p = make([]byte, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
 
 // SumMany returns the fs-verity digests, with default Params, of files held
 // in memory: the same as Sum on each. The data blocks of all of them, then
@@ -28,7 +48,9 @@ func SumMany(files [][]byte) []Digest {
 		}
 	}
 	msgs := make([][]byte, 0, blocks)
-	pad := make([]byte, partial*bs)
+	padBuf := getPad(partial * bs)
+	defer padPool.Put(padBuf)
+	pad := *padBuf
 	for _, f := range files {
 		msgs = appendBlocks(msgs, f, &pad)
 	}
@@ -53,7 +75,8 @@ func SumMany(files [][]byte) []Digest {
 				partial++
 			}
 		}
-		pad = make([]byte, partial*bs)
+		upper := getPad(partial * bs)
+		pad = *upper
 		for _, l := range level {
 			if len(l) > ds {
 				msgs = appendBlocks(msgs, l, &pad)
@@ -64,6 +87,7 @@ func SumMany(files [][]byte) []Digest {
 		}
 		sums = make([]byte, len(msgs)*ds)
 		sha256x2.SumMany(sums, msgs, bs)
+		padPool.Put(upper)
 		k = 0
 		for i, l := range level {
 			if len(l) <= ds {
@@ -95,7 +119,7 @@ func SumMany(files [][]byte) []Digest {
 
 // appendBlocks appends data's DefaultBlockSize blocks to msgs: whole ones
 // in place, a partial last one copied, zero-padded, into the next block of
-// *pad (which it consumes).
+// *pad (which it consumes; its contents need not be zero).
 func appendBlocks(msgs [][]byte, data []byte, pad *[]byte) [][]byte {
 	const bs = DefaultBlockSize
 	for off := 0; off < len(data); off += bs {
@@ -105,7 +129,7 @@ func appendBlocks(msgs [][]byte, data []byte, pad *[]byte) [][]byte {
 		}
 		p := (*pad)[:bs:bs]
 		*pad = (*pad)[bs:]
-		copy(p, data[off:])
+		clear(p[copy(p, data[off:]):])
 		msgs = append(msgs, p)
 	}
 	return msgs
