@@ -66,9 +66,13 @@ func (d *decoder) errorf(t *Type, off int, reason string) *FormatError {
 }
 
 // readOffset reads a w-byte little-endian framing offset at data[p:].
-func (d *decoder) readOffset(p, w int) uint64 {
-	b := d.data[p : p+w]
-	switch w {
+func (d *decoder) readOffset(p, w int) uint64 { return ReadFramingOffset(d.data[p : p+w]) }
+
+// ReadFramingOffset reads the little-endian framing offset b (1, 2, 4 or 8
+// bytes wide, as FramingOffsetSize gives), for code that walks serialized
+// containers itself.
+func ReadFramingOffset(b []byte) uint64 {
+	switch len(b) {
 	case 1:
 		return uint64(b[0])
 	case 2:
@@ -81,7 +85,11 @@ func (d *decoder) readOffset(p, w int) uint64 {
 
 // readerOffsetSize is the framing offset width a reader derives from the
 // total size of a container.
-func readerOffsetSize(size int) int {
+func readerOffsetSize(size int) int { return FramingOffsetSize(size) }
+
+// FramingOffsetSize is the width of the framing offsets of a serialized
+// container of size bytes: 1, 2, 4 or 8.
+func FramingOffsetSize(size int) int {
 	switch {
 	case size <= math.MaxUint8:
 		return 1

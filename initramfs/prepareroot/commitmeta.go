@@ -2,8 +2,9 @@ package prepareroot
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
+
+	"github.com/gostree/gostree/gvariant"
 )
 
 // The helper reads one value from a commit's metadata at boot. Decoding
@@ -15,44 +16,19 @@ import (
 
 var errBadCommit = errors.New("malformed commit object")
 
-// offsetWidth is the width of a container's framing offsets, from its size.
-func offsetWidth(size int) int {
-	switch {
-	case size <= 0xff:
-		return 1
-	case size <= 0xffff:
-		return 2
-	case uint64(size) <= 0xffffffff:
-		return 4
-	}
-	return 8
-}
-
-func readFramingOffset(b []byte, w int) uint64 {
-	switch w {
-	case 1:
-		return uint64(b[0])
-	case 2:
-		return uint64(binary.LittleEndian.Uint16(b))
-	case 4:
-		return uint64(binary.LittleEndian.Uint32(b))
-	}
-	return binary.LittleEndian.Uint64(b)
-}
-
 // metadataValue returns the type string and the serialized value of key
 // in the metadata (the first member, an a{sv}) of a serialized commit
 // (a{sv}aya(say)sstayay). found is false when the key is absent; the
 // first entry with the key wins, as in GLib.
 func metadataValue(commit []byte, key string) (sig string, value []byte, found bool, err error) {
 	size := len(commit)
-	w := offsetWidth(size)
+	w := gvariant.FramingOffsetSize(size)
 	// Six variable-sized members before the last have framing offsets,
 	// stored last to first at the end: the metadata's end is the last word.
 	if size < 6*w {
 		return "", nil, false, errBadCommit
 	}
-	end := readFramingOffset(commit[size-w:], w)
+	end := gvariant.ReadFramingOffset(commit[size-w:])
 	if end > uint64(size-6*w) {
 		return "", nil, false, errBadCommit
 	}
@@ -65,17 +41,17 @@ func vardictValue(dict []byte, key string) (sig string, value []byte, found bool
 	if size == 0 {
 		return "", nil, false, nil
 	}
-	w := offsetWidth(size)
+	w := gvariant.FramingOffsetSize(size)
 	if size < w {
 		return "", nil, false, errBadCommit
 	}
-	table := readFramingOffset(dict[size-w:], w)
+	table := gvariant.ReadFramingOffset(dict[size-w:])
 	if table > uint64(size-w) || (uint64(size)-table)%uint64(w) != 0 {
 		return "", nil, false, errBadCommit
 	}
 	prev := uint64(0)
 	for p := int(table); p < size; p += w {
-		e := readFramingOffset(dict[p:], w)
+		e := gvariant.ReadFramingOffset(dict[p:][:w])
 		s := (prev + 7) &^ 7 // dict entries {sv} are 8-aligned
 		if s > e || e > table {
 			return "", nil, false, errBadCommit
@@ -101,12 +77,12 @@ func vardictValue(dict []byte, key string) (sig string, value []byte, found bool
 // splitEntry splits a serialized {sv} into its key (without the
 // terminating zero byte) and its variant.
 func splitEntry(e []byte) (key, variant []byte, ok bool) {
-	w := offsetWidth(len(e))
+	w := gvariant.FramingOffsetSize(len(e))
 	if len(e) < w {
 		return nil, nil, false
 	}
 	body := len(e) - w
-	kend := readFramingOffset(e[body:], w)
+	kend := gvariant.ReadFramingOffset(e[body:])
 	if kend == 0 || kend > uint64(body) || e[kend-1] != 0 {
 		return nil, nil, false
 	}
