@@ -56,7 +56,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/cpio/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseKmsgRecord$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/prepareroot/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCmdline$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/prepareroot/
-	$(GO) test -run '^$$$$' -fuzz '^FuzzMetadataValue$$$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/prepareroot/
+	$(GO) test -run '^$$' -fuzz '^FuzzMetadataValue$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/prepareroot/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./keyfile/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDirTree$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommit$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
