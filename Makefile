@@ -60,6 +60,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./keyfile/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeDirTree$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommit$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseStatOverride$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMetaHeaders$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFileHeaderFast$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
 	$(GO) test -run '^$$' -fuzz '^FuzzImportArchiveContent$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/

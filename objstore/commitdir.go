@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,9 @@ type Modifier struct {
 	CanonicalPermissions bool
 	// NoXattrs drops all xattrs (`--no-xattrs`).
 	NoXattrs bool
+	// Rules, when set, are `--statoverride` and `--skip-list`: applied to
+	// directory and tar trees (WriteCommitTree refuses them).
+	Rules *PathRules
 }
 
 // NoOwner is the value of Modifier.OwnerUID/OwnerGID that keeps owners.
@@ -76,8 +80,17 @@ func (mod Modifier) Apply(m *Meta) {
 	}
 }
 
+// applyAt is Apply for the entry at p ("/" for the root), with the
+// statoverride bits first, as ostree's commit filter adds them before the
+// repository canonicalizes permissions; fromTar says the entry comes from
+// an archive (see PathRules.apply).
+func (mod Modifier) applyAt(p string, m *Meta, fromTar bool) {
+	mod.Rules.apply(p, m, fromTar)
+	mod.Apply(m)
+}
+
 func (mod Modifier) fingerprint(mode Mode) string {
-	return fmt.Sprintf("%s/%d/%d/%t/%t", mode, mod.OwnerUID, mod.OwnerGID, mod.CanonicalPermissions, mod.NoXattrs)
+	return fmt.Sprintf("%s/%d/%d/%t/%t/%s", mode, mod.OwnerUID, mod.OwnerGID, mod.CanonicalPermissions, mod.NoXattrs, mod.Rules.fingerprint())
 }
 
 // DirOptions configure WriteDir.
@@ -206,7 +219,7 @@ func (tx *Transaction) walkDir(ctx context.Context, path, rel string, mt *Mutabl
 		}
 		m.Xattrs = xs
 	}
-	mod.Apply(m)
+	mod.applyAt(cmp.Or(rel, "/"), m, false)
 	metaID, err := tx.WriteMeta(ctx, TypeDirMeta, encodeDirMeta(m))
 	if err != nil {
 		return err
@@ -220,6 +233,9 @@ func (tx *Transaction) walkDir(ctx context.Context, path, rel string, mt *Mutabl
 		name := e.Name()
 		childPath := path + "/" + name
 		childRel := rel + "/" + name
+		if mod.Rules.skipped(childRel) {
+			continue
+		}
 		if err := ValidName(name); err != nil {
 			return fmt.Errorf("commit %s: %w", childPath, err)
 		}
@@ -264,6 +280,7 @@ func (tx *Transaction) importFile(ctx context.Context, j fileJob, mod Modifier, 
 				if has, err := tx.Has(id, TypeFile); err == nil && has {
 					*j.slot = id
 					cache.keep(j.rel, &st, id)
+					mod.Rules.reused(j.rel)
 					tx.mu.Lock()
 					tx.stats.ContentTotal++
 					tx.mu.Unlock()
@@ -278,9 +295,9 @@ func (tx *Transaction) importFile(ctx context.Context, j fileJob, mod Modifier, 
 		if st.Mode&sIFMT != sIFLNK {
 			return fmt.Errorf("commit %s: file replaced while committing", j.path)
 		}
-		id, err = tx.importSymlink(ctx, j.path, &st, mod)
+		id, err = tx.importSymlink(ctx, j.path, j.rel, &st, mod)
 	} else {
-		id, err = tx.importRegular(ctx, j.path, &st, mod)
+		id, err = tx.importRegular(ctx, j.path, j.rel, &st, mod)
 	}
 	if err != nil {
 		return err
@@ -292,7 +309,7 @@ func (tx *Transaction) importFile(ctx context.Context, j fileJob, mod Modifier, 
 	return nil
 }
 
-func (tx *Transaction) importSymlink(ctx context.Context, path string, st *unix.Stat_t, mod Modifier) (ID, error) {
+func (tx *Transaction) importSymlink(ctx context.Context, path, rel string, st *unix.Stat_t, mod Modifier) (ID, error) {
 	target, err := os.Readlink(path)
 	if err != nil {
 		return ID{}, fmt.Errorf("read symlink %s: %w", path, err)
@@ -303,7 +320,7 @@ func (tx *Transaction) importSymlink(ctx context.Context, path string, st *unix.
 			return ID{}, fmt.Errorf("read xattrs of %s: %w", path, err)
 		}
 	}
-	mod.Apply(m)
+	mod.applyAt(rel, m, false)
 	id, err := tx.WriteContent(ctx, m, nil)
 	if err != nil {
 		return ID{}, fmt.Errorf("commit %s: %w", path, err)
@@ -313,7 +330,7 @@ func (tx *Transaction) importSymlink(ctx context.Context, path string, st *unix.
 
 // importRegular reads a regular file once: small files in one read() into
 // memory, large ones streamed.
-func (tx *Transaction) importRegular(ctx context.Context, path string, st *unix.Stat_t, mod Modifier) (ID, error) {
+func (tx *Transaction) importRegular(ctx context.Context, path, rel string, st *unix.Stat_t, mod Modifier) (ID, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOATIME, 0)
 	if errors.Is(err, unix.EPERM) {
 		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -345,7 +362,7 @@ func (tx *Transaction) importRegular(ctx context.Context, path string, st *unix.
 			return ID{}, fmt.Errorf("read xattrs of %s: %w", path, err)
 		}
 	}
-	mod.Apply(m)
+	mod.applyAt(rel, m, false)
 	var id ID
 	if m.Size <= smallFileMax {
 		// Read exactly the size fstat gave (as ostree does): a file that

@@ -3,6 +3,7 @@ package objstore
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -70,6 +71,10 @@ func (tx *Transaction) WriteTar(ctx context.Context, r io.Reader, mt *MutableTre
 		if err != nil {
 			return fmt.Errorf("tar entry: %w", err)
 		}
+		p := "/" + strings.Join(parts, "/")
+		if len(parts) > 0 && mod.Rules.skippedUnder(p) {
+			continue
+		}
 		m := &Meta{Mode: uint32(hdr.Mode) & permAll, UID: uint32(hdr.Uid), GID: uint32(hdr.Gid)}
 		for k, v := range hdr.PAXRecords {
 			if name, ok := strings.CutPrefix(k, "SCHILY.xattr."); ok && name != "" {
@@ -82,7 +87,7 @@ func (tx *Transaction) WriteTar(ctx context.Context, r io.Reader, mt *MutableTre
 				return fmt.Errorf("tar entry %q: root must be a directory", hdr.Name)
 			}
 			m.Mode |= sIFDIR
-			mod.Apply(m)
+			mod.applyAt(p, m, true)
 			if mt.Meta, err = tx.WriteMeta(ctx, TypeDirMeta, encodeDirMeta(m)); err != nil {
 				return err
 			}
@@ -96,7 +101,7 @@ func (tx *Transaction) WriteTar(ctx context.Context, r io.Reader, mt *MutableTre
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			m.Mode |= sIFDIR
-			mod.Apply(m)
+			mod.applyAt(p, m, true)
 			d, err := parent.EnsureDir(ctx, name)
 			if err != nil {
 				return fmt.Errorf("tar entry %q: %w", hdr.Name, err)
@@ -107,7 +112,7 @@ func (tx *Transaction) WriteTar(ctx context.Context, r io.Reader, mt *MutableTre
 		case tar.TypeReg:
 			m.Mode |= sIFREG
 			m.Size = hdr.Size
-			mod.Apply(m)
+			mod.applyAt(p, m, true)
 			id, err := tx.WriteContent(ctx, m, tr)
 			if err != nil {
 				return fmt.Errorf("tar entry %q: %w", hdr.Name, err)
@@ -119,7 +124,7 @@ func (tx *Transaction) WriteTar(ctx context.Context, r io.Reader, mt *MutableTre
 			m.Mode |= sIFLNK
 			m.Target = hdr.Linkname
 			m.Size = int64(len(m.Target))
-			mod.Apply(m)
+			mod.applyAt(p, m, true)
 			id, err := tx.WriteContent(ctx, m, nil)
 			if err != nil {
 				return fmt.Errorf("tar entry %q: %w", hdr.Name, err)
@@ -209,6 +214,9 @@ func (tx *Transaction) WriteCommitTree(ctx context.Context, commit ID, mt *Mutab
 		return err
 	}
 	eff := mod.effective(tx.r.mode)
+	if eff.Rules != nil {
+		return errors.New("statoverride and skip-list rules apply to directory and tar trees, not to --tree=ref=")
+	}
 	return tx.mergeTree(ctx, mt, c.RootTree, c.RootMeta, eff, eff == Modifier{OwnerUID: NoOwner, OwnerGID: NoOwner})
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -24,6 +25,7 @@ type commitFlags struct {
 	jobs                                               int
 	noStatCache, noVerityDigests                       bool
 	composefsMetadata                                  bool
+	statOverride, skipList                             string
 }
 
 func newCommitCmd(a *app) *cobra.Command {
@@ -55,6 +57,8 @@ func newCommitCmd(a *app) *cobra.Command {
 	fl.BoolVar(&f.tableOutput, "table-output", false, "output more information in a KEY: VALUE format")
 	fl.IntVar(&f.ownerUID, "owner-uid", -1, "set file ownership user id")
 	fl.IntVar(&f.ownerGID, "owner-gid", -1, "set file ownership group id")
+	fl.StringVar(&f.statOverride, "statoverride", "", "file of \"MODE PATH\" lines: add the (decimal) MODE bits to PATH's permissions")
+	fl.StringVar(&f.skipList, "skip-list", "", "file of paths, one a line, to leave out of the commit")
 	fl.IntVar(&f.jobs, "jobs", 0, "files processed at once (default: 2 per CPU)")
 	fl.BoolVar(&f.noStatCache, "no-stat-cache", false, "re-read every file even when its stat is unchanged since the last commit")
 	fl.BoolVar(&f.noVerityDigests, "no-verity-digests", false, "do not record fs-verity digests of new objects (composefs images then hash them when built)")
@@ -116,8 +120,14 @@ func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
 		}
 		opts.Metadata = append(opts.Metadata, objstore.MetaEntry{Key: k, Value: gvariant.Variant{Type: gvariant.MustParseType("s"), Value: v}})
 	}
-	if !f.noBindings && f.branch != "" {
-		refs := append([]string{f.branch}, f.bindRefs...)
+	if !f.noBindings {
+		// As ostree: the binding is written even with no ref to bind
+		// (an orphan commit gets an empty list).
+		var refs []string
+		if f.branch != "" {
+			refs = append(refs, f.branch)
+		}
+		refs = append(refs, f.bindRefs...)
 		sort.Strings(refs)
 		vals := make([]any, len(refs))
 		for i, r := range refs {
@@ -152,6 +162,9 @@ func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
 		return usagef("give the tree either as PATH or with --tree, not both")
 	}
 	mod := &objstore.Modifier{OwnerUID: f.ownerUID, OwnerGID: f.ownerGID, CanonicalPermissions: f.canonical, NoXattrs: f.noXattrs}
+	if mod.Rules, err = loadPathRules(f.statOverride, f.skipList); err != nil {
+		return err
+	}
 	tx, err := repo.Begin(ctx)
 	if err != nil {
 		return err
@@ -182,6 +195,17 @@ func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
 		if err != nil {
 			return err
 		}
+	}
+	if modes, skips := mod.Rules.Unmatched(); len(modes) > 0 || len(skips) > 0 {
+		// As ostree: a path that matched nothing is an error.
+		var msgs []string
+		if len(modes) > 0 {
+			msgs = append(msgs, "unmatched statoverride paths: "+strings.Join(modes, ", "))
+		}
+		if len(skips) > 0 {
+			msgs = append(msgs, "unmatched skip-list paths: "+strings.Join(skips, ", "))
+		}
+		return errors.New(strings.Join(msgs, "; "))
 	}
 	if f.skipIfUnchanged && !opts.Parent.IsZero() {
 		treeID, err := root.WriteTree(ctx, tx)
@@ -217,4 +241,37 @@ func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
 	}
 	fmt.Fprintln(a.stdout, id)
 	return nil
+}
+
+// loadPathRules reads --statoverride and --skip-list files; nil when
+// neither is given.
+func loadPathRules(statOverride, skipList string) (*objstore.PathRules, error) {
+	if statOverride == "" && skipList == "" {
+		return nil, nil
+	}
+	var modes map[string]uint32
+	var skips []string
+	if statOverride != "" {
+		f, err := os.Open(statOverride)
+		if err != nil {
+			return nil, err
+		}
+		modes, err = objstore.ParseStatOverride(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", statOverride, err)
+		}
+	}
+	if skipList != "" {
+		f, err := os.Open(skipList)
+		if err != nil {
+			return nil, err
+		}
+		skips, err = objstore.ParseSkipList(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", skipList, err)
+		}
+	}
+	return objstore.NewPathRules(modes, skips), nil
 }

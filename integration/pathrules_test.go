@@ -1,0 +1,151 @@
+package integration_test
+
+import (
+	"archive/tar"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCommitPathRulesMatchOstree: --statoverride and --skip-list give the same commits as
+// ostree's, from a directory and from a tar archive, and a path that matches nothing fails
+// both tools. Orphan commits (no ref, so an empty ref binding) match too.
+func TestCommitPathRulesMatchOstree(t *testing.T) {
+	requireGostree(t)
+	requireOstree(t)
+	src := t.TempDir()
+	for _, d := range []string{"usr/bin", "usr/lib/deep", "etc", "skipdir/inner", "var"} {
+		if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]os.FileMode{
+		"usr/bin/tool": 0o755, "usr/bin/other": 0o700, "usr/lib/deep/lib.so": 0o644,
+		"etc/conf": 0o644, "etc/secret": 0o600, "skipdir/inner/x": 0o644, "skipme": 0o644,
+		"var/keep": 0o640, "etc/name with spaces": 0o644,
+	}
+	for f, mode := range files {
+		p := filepath.Join(src, f)
+		if err := os.WriteFile(p, []byte(f+"\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, mode)
+	}
+	os.Symlink("tool", filepath.Join(src, "usr/bin/link"))
+	os.Chmod(filepath.Join(src, "var"), 0o700)
+	rules := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(rules, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// Decimal bits ORed in: 2048 = setuid, +1024 = setgid, 512 = sticky, 146 = 0222;
+	// a MODE that is no number adds nothing; a skipped path's override is no error.
+	so := write("statoverride", "2048 /usr/bin/tool\n+1024 /usr/bin/other\n\n512 /var\n146 /etc/secret\n"+
+		"nonsense /etc/conf\n8 /etc/name with spaces\n64 /usr/bin/link\n4 /skipme\n0 /\n")
+	skipFiles := write("skip-files", "/skipme\n/usr/lib/deep/lib.so\n\n")
+	skipAll := write("skip", "/skipme\n/skipdir\n/usr/lib/deep\n")
+	archive := filepath.Join(rules, "tree.tar")
+	writeTarOf(t, src, archive)
+
+	for _, mode := range []string{"bare-user", "bare-user-only", "archive"} {
+		t.Run(mode, func(t *testing.T) {
+			orepo, grepo := newRepo(t, "ostree", mode), newRepo(t, "gostree", mode)
+			for _, c := range []struct {
+				name string
+				args []string
+			}{
+				{"dir statoverride", []string{"--statoverride=" + so, "--tree=dir=" + src}},
+				{"dir skip-list", []string{"--skip-list=" + skipAll, "--tree=dir=" + src}},
+				{"dir both", []string{"--statoverride=" + so, "--skip-list=" + skipAll, "--tree=dir=" + src}},
+				{"dir both again (stat cache)", []string{"--statoverride=" + so, "--skip-list=" + skipAll, "--tree=dir=" + src}},
+				// ostree refuses a skipped directory in an archive (its entries then
+				// have no parent), so the tar cases skip files only.
+				{"tar both", []string{"--statoverride=" + so, "--skip-list=" + skipFiles, "--tree=tar=" + archive}},
+				{"orphan", []string{"--orphan", "--tree=dir=" + src}},
+				{"orphan bind-ref", []string{"--orphan", "--bind-ref=z/b", "--bind-ref=a/b", "--tree=dir=" + src}},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					args := append(commitArgs("r/"+strings.NewReplacer(" ", "-", "(", "", ")", "").Replace(c.name)), c.args...)
+					if strings.HasPrefix(c.name, "orphan") {
+						args = args[2:] // no -b
+					}
+					commitBoth(t, orepo, grepo, args...)
+				})
+			}
+			unmatched := write("unmatched", "2048 /usr/bin/tool\n8 /no/such/file\n")
+			for _, args := range [][]string{
+				{"--statoverride=" + unmatched, src},
+				{"--skip-list=" + write("unmatched-skip", "/no/such\n"), src},
+				{"--statoverride=" + write("nospace", "2048\n"), src},
+			} {
+				o := ostreeRun(t, append([]string{"commit", "--repo=" + orepo, "-b", "bad", "-s", "x"}, args...)...)
+				g := gostreeRun(t, append([]string{"commit", "--repo=" + grepo, "-b", "bad", "-s", "x"}, args...)...)
+				if o.code == 0 || g.code == 0 {
+					t.Errorf("commit %v: ostree exit %d, gostree exit %d; want both to fail", args, o.code, g.code)
+				}
+				if g.code != 0 && !strings.Contains(g.stderr, "statoverride") && !strings.Contains(g.stderr, "skip-list") {
+					t.Errorf("gostree's error does not say what was wrong: %s", g.stderr)
+				}
+				if r := gostreeRun(t, "rev-parse", "--repo="+grepo, "bad"); r.code == 0 {
+					t.Errorf("a failed commit wrote ref bad: %v", r)
+				}
+			}
+		})
+	}
+}
+
+// writeTarOf archives dir (as GNU tar would, "./" first, parents before children).
+func writeTarOf(t *testing.T, dir, out string) {
+	t.Helper()
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		link := ""
+		if fi.Mode()&os.ModeSymlink != 0 {
+			link, _ = os.Readlink(p)
+		}
+		h, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		h.Name = "./" + rel
+		if rel == "." {
+			h.Name = "./"
+		} else if fi.IsDir() {
+			h.Name += "/"
+		}
+		h.Uname, h.Gname = "", ""
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			_, err = tw.Write(data)
+			return err
+		}
+		return nil
+	})
+	if err == nil {
+		err = tw.Close()
+	}
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
