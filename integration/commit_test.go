@@ -58,6 +58,8 @@ func TestCommitChecksumsMatchOstree(t *testing.T) {
 		{name: "no-xattrs", args: []string{"--no-xattrs"}},
 		{name: "canonical-permissions", args: []string{"--canonical-permissions"}},
 		{name: "canonical-permissions no-xattrs owner 0", args: []string{"--canonical-permissions", "--no-xattrs", "--owner-uid=0"}},
+		{name: "mode-ro-executables", args: []string{"--mode-ro-executables"}},
+		{name: "mode-ro-executables canonical-permissions", args: []string{"--mode-ro-executables", "--canonical-permissions"}},
 	}
 	for _, mode := range []string{"bare-user", "archive", "bare", "bare-user-only"} {
 		t.Run(mode, func(t *testing.T) {

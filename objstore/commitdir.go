@@ -29,6 +29,9 @@ type Modifier struct {
 	CanonicalPermissions bool
 	// NoXattrs drops all xattrs (`--no-xattrs`).
 	NoXattrs bool
+	// ROExecutables removes the write bits of regular files that have an
+	// execute bit (`--mode-ro-executables`).
+	ROExecutables bool
 	// Rules, when set, are `--statoverride` and `--skip-list`: applied to
 	// directory and tar trees (WriteCommitTree refuses them).
 	Rules *PathRules
@@ -75,6 +78,9 @@ func (mod Modifier) Apply(m *Meta) {
 		}
 		m.UID, m.GID = 0, 0
 	}
+	if mod.ROExecutables && m.Mode&sIFMT == sIFREG && m.Mode&0o111 != 0 {
+		m.Mode &^= 0o222
+	}
 	if mod.NoXattrs {
 		m.Xattrs = nil
 	}
@@ -90,7 +96,7 @@ func (mod Modifier) applyAt(p string, m *Meta, fromTar bool) {
 }
 
 func (mod Modifier) fingerprint(mode Mode) string {
-	return fmt.Sprintf("%s/%d/%d/%t/%t/%s", mode, mod.OwnerUID, mod.OwnerGID, mod.CanonicalPermissions, mod.NoXattrs, mod.Rules.fingerprint())
+	return fmt.Sprintf("%s/%d/%d/%t/%t/%t/%s", mode, mod.OwnerUID, mod.OwnerGID, mod.CanonicalPermissions, mod.NoXattrs, mod.ROExecutables, mod.Rules.fingerprint())
 }
 
 // DirOptions configure WriteDir.

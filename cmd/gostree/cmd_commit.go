@@ -26,6 +26,7 @@ type commitFlags struct {
 	noStatCache, noVerityDigests                       bool
 	composefsMetadata                                  bool
 	statOverride, skipList                             string
+	roExecutables                                      bool
 }
 
 func newCommitCmd(a *app) *cobra.Command {
@@ -58,6 +59,7 @@ func newCommitCmd(a *app) *cobra.Command {
 	fl.IntVar(&f.ownerUID, "owner-uid", -1, "set file ownership user id")
 	fl.IntVar(&f.ownerGID, "owner-gid", -1, "set file ownership group id")
 	fl.StringVar(&f.statOverride, "statoverride", "", "file of \"MODE PATH\" lines: add the (decimal) MODE bits to PATH's permissions")
+	fl.BoolVar(&f.roExecutables, "mode-ro-executables", false, "ensure executable files are not writable")
 	fl.StringVar(&f.skipList, "skip-list", "", "file of paths, one a line, to leave out of the commit")
 	fl.IntVar(&f.jobs, "jobs", 0, "files processed at once (default: 2 per CPU)")
 	fl.BoolVar(&f.noStatCache, "no-stat-cache", false, "re-read every file even when its stat is unchanged since the last commit")
@@ -161,7 +163,7 @@ func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
 	} else if len(args) > 0 {
 		return usagef("give the tree either as PATH or with --tree, not both")
 	}
-	mod := &objstore.Modifier{OwnerUID: f.ownerUID, OwnerGID: f.ownerGID, CanonicalPermissions: f.canonical, NoXattrs: f.noXattrs}
+	mod := &objstore.Modifier{OwnerUID: f.ownerUID, OwnerGID: f.ownerGID, CanonicalPermissions: f.canonical, NoXattrs: f.noXattrs, ROExecutables: f.roExecutables}
 	if mod.Rules, err = loadPathRules(f.statOverride, f.skipList); err != nil {
 		return err
 	}
