@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -253,27 +254,28 @@ func loadPathRules(statOverride, skipList string) (*objstore.PathRules, error) {
 	}
 	var modes map[string]uint32
 	var skips []string
-	if statOverride != "" {
-		f, err := os.Open(statOverride)
-		if err != nil {
-			return nil, err
-		}
-		modes, err = objstore.ParseStatOverride(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", statOverride, err)
-		}
+	err := parseFileIf(statOverride, func(r io.Reader) (err error) { modes, err = objstore.ParseStatOverride(r); return })
+	if err == nil {
+		err = parseFileIf(skipList, func(r io.Reader) (err error) { skips, err = objstore.ParseSkipList(r); return })
 	}
-	if skipList != "" {
-		f, err := os.Open(skipList)
-		if err != nil {
-			return nil, err
-		}
-		skips, err = objstore.ParseSkipList(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", skipList, err)
-		}
+	if err != nil {
+		return nil, err
 	}
 	return objstore.NewPathRules(modes, skips), nil
+}
+
+// parseFileIf runs parse on the file at path, unless path is empty.
+func parseFileIf(path string, parse func(io.Reader) error) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := parse(f); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
