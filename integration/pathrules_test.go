@@ -149,3 +149,26 @@ func writeTarOf(t *testing.T, dir, out string) {
 		t.Fatal(err)
 	}
 }
+
+// TestCommitKeepMetadataMatchesOstree: --keep-metadata copies keys from the parent after the
+// added ones, in the order given (a key also added appears twice, as in ostree), and a key
+// the parent lacks, or no parent at all, fails both tools.
+func TestCommitKeepMetadataMatchesOstree(t *testing.T) {
+	requireGostree(t)
+	requireOstree(t)
+	tr := theTree(t)
+	orepo, grepo := newRepo(t, "ostree", "bare-user"), newRepo(t, "gostree", "bare-user")
+	commitBoth(t, orepo, grepo, append(commitArgs("keep"), "--add-metadata-string=zzz=9", tr.dir)...)
+	commitBoth(t, orepo, grepo, append(commitArgs("keep"), "--keep-metadata=zzz", "--keep-metadata=version", "--add-metadata-string=aaa=2", tr.dir)...)
+	commitBoth(t, orepo, grepo, append(commitArgs("keep"), "--keep-metadata=aaa", tr.dir)...)
+	for _, args := range [][]string{
+		{"-b", "keep", "--keep-metadata=nosuch", tr.dir},
+		{"-b", "fresh", "--keep-metadata=version", tr.dir},
+	} {
+		o := ostreeRun(t, append([]string{"commit", "--repo=" + orepo}, args...)...)
+		g := gostreeRun(t, append([]string{"commit", "--repo=" + grepo}, args...)...)
+		if o.code == 0 || g.code == 0 || !strings.Contains(g.stderr, "metadata") {
+			t.Errorf("commit %v: ostree exit %d, gostree exit %d (%s); want both to fail", args, o.code, g.code, g.stderr)
+		}
+	}
+}

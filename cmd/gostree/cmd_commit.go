@@ -28,6 +28,7 @@ type commitFlags struct {
 	composefsMetadata                                  bool
 	statOverride, skipList                             string
 	roExecutables                                      bool
+	keepMetadata                                       []string
 }
 
 func newCommitCmd(a *app) *cobra.Command {
@@ -49,6 +50,7 @@ func newCommitCmd(a *app) *cobra.Command {
 	fl.StringVar(&f.parent, "parent", "", "parent commit checksum, or \"none\"")
 	fl.StringArrayVar(&f.metaStrings, "add-metadata-string", nil, "add a key/value pair to metadata (KEY=VALUE)")
 	fl.StringArrayVar(&f.trees, "tree", nil, "overlay the given argument as a tree: dir=PATH, tar=TARFILE or ref=COMMIT")
+	fl.StringArrayVar(&f.keepMetadata, "keep-metadata", nil, "keep metadata KEY and its value from the parent commit")
 	fl.StringArrayVar(&f.bindRefs, "bind-ref", nil, "add a ref to the ref binding commit metadata")
 	fl.BoolVar(&f.orphan, "orphan", false, "create a commit without writing a ref")
 	fl.BoolVar(&f.noXattrs, "no-xattrs", false, "do not import extended attributes")
@@ -116,12 +118,41 @@ func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
 			return usagef("%v", err)
 		}
 	}
+	switch {
+	case f.parent == "none":
+	case f.parent != "":
+		if opts.Parent, err = repo.ResolveRev(ctx, f.parent); err != nil {
+			return err
+		}
+	case f.branch != "":
+		if id, err := repo.ResolveRef(f.branch); err == nil {
+			opts.Parent = id
+		}
+	}
 	for _, kv := range f.metaStrings {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return usagef("missing '=' in KEY=VALUE metadata '%s'", kv)
 		}
 		opts.Metadata = append(opts.Metadata, objstore.MetaEntry{Key: k, Value: gvariant.Variant{Type: gvariant.MustParseType("s"), Value: v}})
+	}
+	if len(f.keepMetadata) > 0 {
+		// As ostree: after the added keys, in the order given, each one
+		// required in the parent (a key added too is then there twice).
+		if opts.Parent.IsZero() {
+			return usagef("either --branch or --parent must be specified when using --keep-metadata")
+		}
+		pc, err := repo.LoadCommit(ctx, opts.Parent)
+		if err != nil {
+			return err
+		}
+		for _, k := range f.keepMetadata {
+			v, ok := pc.Metadata.Lookup(k)
+			if !ok {
+				return fmt.Errorf("missing metadata key '%s' from commit '%s'", k, opts.Parent)
+			}
+			opts.Metadata = append(opts.Metadata, objstore.MetaEntry{Key: k, Value: v})
+		}
 	}
 	if !f.noBindings {
 		// As ostree: the binding is written even with no ref to bind
@@ -141,17 +172,6 @@ func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
 			if _, ok := opts.Metadata.Lookup("ostree.collection-binding"); !ok {
 				opts.Metadata = append(opts.Metadata, objstore.MetaEntry{Key: "ostree.collection-binding", Value: gvariant.Variant{Type: gvariant.MustParseType("s"), Value: cid}})
 			}
-		}
-	}
-	switch {
-	case f.parent == "none":
-	case f.parent != "":
-		if opts.Parent, err = repo.ResolveRev(ctx, f.parent); err != nil {
-			return err
-		}
-	case f.branch != "":
-		if id, err := repo.ResolveRef(f.branch); err == nil {
-			opts.Parent = id
 		}
 	}
 	trees := f.trees
