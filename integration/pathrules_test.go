@@ -172,3 +172,44 @@ func TestCommitKeepMetadataMatchesOstree(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitConsume: --consume deletes the committed directory once the commit is written
+// (same checksum as ostree's, which deletes it too), and a commit that fails deletes nothing.
+func TestCommitConsume(t *testing.T) {
+	requireGostree(t)
+	requireOstree(t)
+	base := t.TempDir()
+	mk := func(name string) string {
+		d := filepath.Join(base, name)
+		for f, body := range map[string]string{"usr/bin/x": "x\n", "etc/y": "y\n", "top": "t\n"} {
+			p := filepath.Join(d, f)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		os.Chmod(d, 0o755)
+		return d
+	}
+	od, gd := mk("o"), mk("g")
+	orepo, grepo := newRepo(t, "ostree", "bare-user"), newRepo(t, "gostree", "bare-user")
+	want := checksumOf(t, ostree(t, append([]string{"commit", "--repo=" + orepo, "--consume"}, append(commitArgs("c"), "--tree=dir="+od)...)...))
+	got := checksumOf(t, gostree(t, append([]string{"commit", "--repo=" + grepo, "--consume"}, append(commitArgs("c"), "--tree=dir="+gd)...)...))
+	if got != want {
+		t.Errorf("--consume commit: gostree %s, ostree %s", got, want)
+	}
+	for _, d := range []string{od, gd} {
+		if _, err := os.Lstat(d); !os.IsNotExist(err) {
+			t.Errorf("%s still there after --consume: %v", d, err)
+		}
+	}
+	kept := mk("kept")
+	skip := filepath.Join(base, "skip")
+	os.WriteFile(skip, []byte("/no/such\n"), 0o644)
+	if r := gostreeRun(t, "commit", "--repo="+grepo, "-b", "c", "--consume", "--skip-list="+skip, "--tree=dir="+kept); r.code == 0 {
+		t.Fatal("a commit with an unmatched skip-list path succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(kept, "usr/bin/x")); err != nil {
+		t.Errorf("a failed --consume commit deleted its source: %v", err)
+	}
+}

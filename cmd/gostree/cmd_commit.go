@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ type commitFlags struct {
 	statOverride, skipList                             string
 	roExecutables                                      bool
 	keepMetadata                                       []string
+	consume                                            bool
 }
 
 func newCommitCmd(a *app) *cobra.Command {
@@ -62,6 +64,7 @@ func newCommitCmd(a *app) *cobra.Command {
 	fl.IntVar(&f.ownerUID, "owner-uid", -1, "set file ownership user id")
 	fl.IntVar(&f.ownerGID, "owner-gid", -1, "set file ownership group id")
 	fl.StringVar(&f.statOverride, "statoverride", "", "file of \"MODE PATH\" lines: add the (decimal) MODE bits to PATH's permissions")
+	fl.BoolVar(&f.consume, "consume", false, "delete the committed directories once the commit is written")
 	fl.BoolVar(&f.roExecutables, "mode-ro-executables", false, "ensure executable files are not writable")
 	fl.StringVar(&f.skipList, "skip-list", "", "file of paths, one a line, to leave out of the commit")
 	fl.IntVar(&f.jobs, "jobs", 0, "files processed at once (default: 2 per CPU)")
@@ -256,6 +259,21 @@ func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
 	stats := tx.Stats()
 	if err := tx.Commit(ctx); err != nil {
 		return err
+	}
+	if f.consume {
+		// Only once the commit is durable, and like ostree the whole
+		// directory, skipped paths included; archives stay.
+		for _, t := range trees {
+			if dir, ok := strings.CutPrefix(t, "dir="); ok {
+				abs, err := filepath.Abs(dir)
+				if err == nil {
+					err = os.RemoveAll(abs)
+				}
+				if err != nil {
+					return fmt.Errorf("commit %s written, but --consume: %w", id, err)
+				}
+			}
+		}
 	}
 	if f.tableOutput {
 		fmt.Fprintf(a.stdout, "Commit: %s\nMetadata Total: %d\nMetadata Written: %d\nContent Total: %d\nContent Written: %d\nContent Bytes Written: %d\n",
