@@ -71,22 +71,30 @@ func (e *encoder) writeOffsets(start int, offs []int, reverse bool) {
 		return
 	}
 	w := offsetSize(len(e.buf)-start, len(offs))
-	for i := range offs {
-		o := offs[i]
-		if reverse {
-			o = offs[len(offs)-1-i]
+	if reverse {
+		for i := len(offs) - 1; i >= 0; i-- {
+			e.buf = appendOffsets(e.buf, w, offs[i])
 		}
+		return
+	}
+	e.buf = appendOffsets(e.buf, w, offs...)
+}
+
+// appendOffsets appends offs as w-byte little-endian framing offsets.
+func appendOffsets(dst []byte, w int, offs ...int) []byte {
+	for _, o := range offs {
 		switch w {
 		case 1:
-			e.buf = append(e.buf, byte(o))
+			dst = append(dst, byte(o))
 		case 2:
-			e.buf = binary.LittleEndian.AppendUint16(e.buf, uint16(o))
+			dst = binary.LittleEndian.AppendUint16(dst, uint16(o))
 		case 4:
-			e.buf = binary.LittleEndian.AppendUint32(e.buf, uint32(o))
+			dst = binary.LittleEndian.AppendUint32(dst, uint32(o))
 		default:
-			e.buf = binary.LittleEndian.AppendUint64(e.buf, uint64(o))
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(o))
 		}
 	}
+	return dst
 }
 
 func typeMismatch(t *Type, want string, v any) *ValueError {

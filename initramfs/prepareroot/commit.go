@@ -156,10 +156,10 @@ type bootedInfo struct {
 	sysrootRO       bool
 }
 
-// marshal serializes b as ostree writes /run/ostree-booted. It is written
-// out by hand (appendVardict) rather than with gvariant.Encode, whose type
-// parser and generic encoder would run for the first and only time at
-// boot; TestBootedInfoMarshal checks the bytes against gvariant.Encode.
+// marshal serializes b as ostree writes /run/ostree-booted, with
+// gvariant.AppendVardict rather than gvariant.Encode, whose type parser and
+// generic encoder would run for the first and only time at boot;
+// TestBootedInfoMarshal checks the bytes against gvariant.Encode.
 func (b *bootedInfo) marshal() []byte {
 	flag := func(v bool) []byte {
 		if v {
@@ -168,61 +168,14 @@ func (b *bootedInfo) marshal() []byte {
 		return []byte{0}
 	}
 	devino := binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, b.dev), b.ino)
-	entries := []vardictEntry{
-		{"backing-root-device-inode", "(tt)", devino},
-		{"composefs", "b", flag(b.composefs)},
-		{"composefs.verity", "b", flag(b.composefsVerity)},
+	entries := []gvariant.VardictEntry{
+		{Key: "backing-root-device-inode", Sig: "(tt)", Value: devino},
+		{Key: "composefs", Sig: "b", Value: flag(b.composefs)},
+		{Key: "composefs.verity", Sig: "b", Value: flag(b.composefsVerity)},
 	}
 	if b.signed != "" {
-		entries = append(entries, vardictEntry{"composefs.signed", "s", append([]byte(b.signed), 0)})
+		entries = append(entries, gvariant.VardictEntry{Key: "composefs.signed", Sig: "s", Value: append([]byte(b.signed), 0)})
 	}
-	entries = append(entries, vardictEntry{"sysroot-ro", "b", flag(b.sysrootRO)})
-	return appendVardict(nil, entries)
-}
-
-// vardictEntry is one entry of an a{sv}: its key, and its value's type
-// string and serialization. Values must need at most 8-byte alignment,
-// which every GVariant type does.
-type vardictEntry struct {
-	key, sig string
-	value    []byte
-}
-
-// appendVardict appends the GVariant serialization of an a{sv} holding
-// entries, in order.
-func appendVardict(dst []byte, entries []vardictEntry) []byte {
-	start := len(dst)
-	ends := make([]int, 0, len(entries))
-	for _, e := range entries {
-		for (len(dst)-start)%8 != 0 {
-			dst = append(dst, 0)
-		}
-		es := len(dst)
-		dst = append(append(dst, e.key...), 0)
-		kend := len(dst) - es
-		for (len(dst)-es)%8 != 0 {
-			dst = append(dst, 0)
-		}
-		dst = append(append(append(dst, e.value...), 0), e.sig...)
-		dst = appendFramingOffsets(dst, len(dst)-es, kend)
-		ends = append(ends, len(dst)-start)
-	}
-	return appendFramingOffsets(dst, len(dst)-start, ends...)
-}
-
-// appendFramingOffsets appends offs to a container whose body is body
-// bytes, in the narrowest width that can address the whole container.
-func appendFramingOffsets(dst []byte, body int, offs ...int) []byte {
-	w := 1
-	for ; w < 8; w *= 2 {
-		if uint64(body+len(offs)*w) <= uint64(1)<<(8*w)-1 {
-			break
-		}
-	}
-	for _, o := range offs {
-		for i := range w {
-			dst = append(dst, byte(uint64(o)>>(8*i)))
-		}
-	}
-	return dst
+	entries = append(entries, gvariant.VardictEntry{Key: "sysroot-ro", Sig: "b", Value: flag(b.sysrootRO)})
+	return gvariant.AppendVardict(nil, entries)
 }
