@@ -5,16 +5,14 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // ModuleResult is the outcome of loading one module.
 type ModuleResult struct {
-	Path    string
-	Err     error // nil when loaded or already there
-	Elapsed time.Duration
+	Path string
+	Err  error // nil when loaded or already there
 }
 
 // LoadModules loads the modules listed in the file at list with
@@ -38,9 +36,7 @@ func LoadModules(list string) ([]ModuleResult, error) {
 		if p == "" || p[0] == '#' {
 			continue
 		}
-		t := time.Now()
-		err := loadModule(p)
-		out = append(out, ModuleResult{Path: p, Err: err, Elapsed: time.Since(t)})
+		out = append(out, ModuleResult{Path: p, Err: loadModule(p)})
 	}
 	return out, nil
 }

@@ -101,8 +101,8 @@ func isDir(p string) bool {
 
 // isSymlink reports whether p itself is a symbolic link.
 func isSymlink(p string) bool {
-	var st unix.Stat_t
-	return unix.Lstat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK
+	link, err := lstatSymlink(p)
+	return err == nil && link
 }
 
 // openFile opens p read-only as an *os.File without os.Open's poller

@@ -125,9 +125,9 @@ func TestRemoveSameDev(t *testing.T) {
 	outside := t.TempDir()
 	os.WriteFile(filepath.Join(outside, "precious"), []byte("x"), 0o644)
 	os.Symlink(outside, filepath.Join(root, "link-outside"))
-	os.Chmod(filepath.Join(root, "a/b"), 0o555) // read-only directories are emptied too (as root)
 	mounted := false
 	if os.Geteuid() == 0 {
+		os.Chmod(filepath.Join(root, "a/b"), 0o555) // root empties read-only directories too
 		if err := unix.Mount("tmpfs", filepath.Join(root, "mnt"), "tmpfs", 0, ""); err == nil {
 			mounted = true
 			t.Cleanup(func() { unix.Unmount(filepath.Join(root, "mnt"), unix.MNT_DETACH) })
@@ -150,8 +150,6 @@ func TestRemoveSameDev(t *testing.T) {
 	want := []string{"keep", "keep/inner", "keep/inner/k"}
 	if mounted {
 		want = append(want, "mnt", "mnt/other-fs")
-	} else if os.Geteuid() != 0 {
-		want = append(want, "a", "a/b", "a/b/c", "a/b/c/y.ko.xz", "a/b/name with spaces") // a non-root user cannot delete in a/b (0555)
 	}
 	slices.Sort(want)
 	if !slices.Equal(left, want) {
