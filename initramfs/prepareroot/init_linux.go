@@ -99,7 +99,7 @@ func Init(ctx context.Context, opts *InitOptions) error {
 		if err := mkdir(m.dir, 0o755); err != nil {
 			return err
 		}
-		err := unix.Mount(m.fstype, m.dir, m.fstype, m.flags, m.data)
+		err := sysMount(m.fstype, m.dir, m.fstype, m.flags, m.data)
 		if err != nil && !errors.Is(err, unix.EBUSY) {
 			return fmt.Errorf("mount %s on %s: %w", m.fstype, m.dir, err)
 		}
@@ -222,21 +222,21 @@ func enterRoot(newroot string) error {
 			if err := moveMount(d, dst); err != nil {
 				return err
 			}
-		} else if err := unix.Unmount(d, unix.MNT_DETACH); err != nil {
+		} else if err := sysUnmount(d, unix.MNT_DETACH); err != nil {
 			return fmt.Errorf("unmount %s (the deployment has no %s): %w", d, d, err)
 		}
 	}
-	if err := unix.Chdir(newroot); err != nil {
+	if err := sysChdir(newroot); err != nil {
 		return fmt.Errorf("chdir %s: %w", newroot, err)
 	}
 	freeInitramfs(newroot)
-	if err := unix.Mount(newroot, "/", "", unix.MS_MOVE, ""); err != nil {
+	if err := sysMount(newroot, "/", "", unix.MS_MOVE, ""); err != nil {
 		return fmt.Errorf("move %s to /: %w", newroot, err)
 	}
-	if err := unix.Chroot("."); err != nil {
+	if err := sysChroot("."); err != nil {
 		return fmt.Errorf("chroot: %w", err)
 	}
-	if err := unix.Chdir("/"); err != nil {
+	if err := sysChdir("/"); err != nil {
 		return fmt.Errorf("chdir /: %w", err)
 	}
 	return nil
@@ -250,11 +250,11 @@ func freeInitramfs(keep string) {
 	if unix.Getpid() != 1 || unix.Statfs("/", &sfs) != nil || (sfs.Type != unix.RAMFS_MAGIC && sfs.Type != unix.TMPFS_MAGIC) {
 		return
 	}
-	var st unix.Stat_t
-	if unix.Lstat("/", &st) != nil {
+	st, err := sysStat(unix.AT_FDCWD, "/", unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
 		return
 	}
-	removeSameDev("/", st.Dev, keep)
+	removeSameDev("/", st.dev, keep)
 }
 
 // removeSameDev deletes what dir holds on device dev, depth first, but
@@ -267,21 +267,20 @@ func removeSameDev(dir string, dev uint64, keep string) {
 	if err != nil {
 		return
 	}
-	defer unix.Close(fd)
+	defer sysClose(fd)
 	names, _ := readDirNamesFd(fd, dir)
 	for _, name := range names {
 		p := strings.TrimSuffix(dir, "/") + "/" + name
 		if p == keep {
 			continue
 		}
-		if unix.Unlinkat(fd, name, 0) != unix.EISDIR {
+		if sysUnlinkat(fd, name, 0) != unix.EISDIR {
 			continue
 		}
-		var st unix.Stat_t
-		if unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Dev != dev {
+		if st, err := sysStat(fd, name, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.dev != dev {
 			continue
 		}
 		removeSameDev(p, dev, keep)
-		unix.Unlinkat(fd, name, unix.AT_REMOVEDIR)
+		sysUnlinkat(fd, name, unix.AT_REMOVEDIR)
 	}
 }

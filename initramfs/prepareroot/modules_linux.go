@@ -46,12 +46,12 @@ func loadModule(p string) error {
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: p, Err: err}
 	}
-	defer unix.Close(fd)
+	defer sysClose(fd)
 	flags := 0
 	if strings.HasSuffix(p, ".xz") || strings.HasSuffix(p, ".zst") || strings.HasSuffix(p, ".gz") {
 		flags = unix.MODULE_INIT_COMPRESSED_FILE
 	}
-	err = unix.FinitModule(fd, "", flags)
+	err = sysFinitModule(fd, "", flags)
 	switch {
 	case err == nil, errors.Is(err, unix.EEXIST):
 		return nil

@@ -22,7 +22,7 @@ func mountErofs(img *os.File, target string) (loop bool, err error) {
 	if fd := "/proc/self/fd/" + strconv.Itoa(int(img.Fd())); exists(fd) {
 		src = fd
 	}
-	err = unix.Mount(src, target, "erofs", unix.MS_RDONLY, "")
+	err = sysMount(src, target, "erofs", unix.MS_RDONLY, "")
 	if err == nil {
 		return false, nil
 	}
@@ -40,7 +40,7 @@ func mountErofs(img *os.File, target string) (loop bool, err error) {
 	// Our descriptor is closed once the mount holds the device; with
 	// auto-clear the device is released when the mount goes.
 	defer dev.Close()
-	if err := unix.Mount(dev.Name(), target, "erofs", unix.MS_RDONLY, ""); err != nil {
+	if err := sysMount(dev.Name(), target, "erofs", unix.MS_RDONLY, ""); err != nil {
 		return true, fmt.Errorf("mount EROFS image %s through %s: %w", img.Name(), dev.Name(), err)
 	}
 	return true, nil
@@ -120,7 +120,7 @@ func mountOverlay(lower, objects, target string, verity bool) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Mount("composefs", target, "overlay", unix.MS_RDONLY, opts); err != nil {
+	if err := sysMount("composefs", target, "overlay", unix.MS_RDONLY, opts); err != nil {
 		hint := ""
 		if errors.Is(err, unix.EINVAL) {
 			hint = " (overlayfs needs Linux ≥ 6.5 for data-only layers and ≥ 6.6 for verity=; see the kernel log)"
@@ -134,14 +134,14 @@ func mountOverlay(lower, objects, target string, verity bool) error {
 }
 
 func bindMount(src, dst string) error {
-	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
+	if err := sysMount(src, dst, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind mount %s on %s: %w", src, dst, err)
 	}
 	return nil
 }
 
 func moveMount(src, dst string) error {
-	if err := unix.Mount(src, dst, "", unix.MS_MOVE, ""); err != nil {
+	if err := sysMount(src, dst, "", unix.MS_MOVE, ""); err != nil {
 		return fmt.Errorf("move mount %s to %s: %w", src, dst, err)
 	}
 	return nil
@@ -149,7 +149,7 @@ func moveMount(src, dst string) error {
 
 // remountReadOnly makes one mount (not its filesystem) read-only.
 func remountReadOnly(p string) error {
-	if err := unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+	if err := sysMount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 		return fmt.Errorf("make %s read-only: %w", p, err)
 	}
 	return nil

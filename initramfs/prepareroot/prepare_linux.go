@@ -128,7 +128,7 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		return nil, fmt.Errorf("deployment /%s has no composefs image %s (composefs=%s)", dep.RelDir, ImageName, mode)
 	}
 
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+	if err := sysMount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return nil, fmt.Errorf("make / a private mount: %w", err)
 	}
 	tmp := sysroot + ".tmp"
@@ -142,9 +142,9 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		}
 		return nil, err
 	}
-	undo = append(undo, func() { unix.Rmdir(tmp) })
+	undo = append(undo, func() { sysRmdir(tmp) })
 	mounted := func(p string) {
-		undo = append(undo, func() { unix.Unmount(p, unix.MNT_DETACH) })
+		undo = append(undo, func() { sysUnmount(p, unix.MNT_DETACH) })
 	}
 
 	if useCfs {
@@ -207,11 +207,11 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		}
 	}
 
-	var st unix.Stat_t
-	if err := unix.Stat(dep.Dir, &st); err != nil {
+	st, err := sysStat(unix.AT_FDCWD, dep.Dir, 0)
+	if err != nil {
 		return fail(fmt.Errorf("stat %s: %w", dep.Dir, err))
 	}
-	info := bootedInfo{dev: st.Dev, ino: st.Ino, composefs: useCfs, composefsVerity: res.Verity, sysrootRO: ro}
+	info := bootedInfo{dev: st.dev, ino: st.ino, composefs: useCfs, composefsVerity: res.Verity, sysrootRO: ro}
 	if mode == ComposefsSigned {
 		info.signed = cfg.KeyPath
 	}
@@ -240,7 +240,7 @@ func Prepare(ctx context.Context, opts *Options) (*Result, error) {
 		}
 		return fail(err)
 	}
-	if err := unix.Rmdir(tmp); err != nil {
+	if err := sysRmdir(tmp); err != nil {
 		log.Debug("remove temporary mountpoint", "path", tmp, "err", err)
 	}
 	if ro {
@@ -297,7 +297,7 @@ func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deploymen
 	if err := mkdirAll(lower, 0o700); err != nil {
 		return err
 	}
-	defer unix.Rmdir(lower)
+	defer sysRmdir(lower)
 	loop, err := mountErofs(img, lower)
 	if err != nil {
 		return err
@@ -306,7 +306,7 @@ func mountComposefs(ctx context.Context, o *Options, cfg *Config, dep *Deploymen
 	step("erofs")
 	// The overlay holds the EROFS superblock; the lower mount itself goes.
 	defer func() {
-		if err := unix.Unmount(lower, unix.MNT_DETACH); err != nil {
+		if err := sysUnmount(lower, unix.MNT_DETACH); err != nil {
 			log.Debug("detach EROFS mount", "path", lower, "err", err)
 		}
 	}()

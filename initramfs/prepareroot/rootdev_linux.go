@@ -67,11 +67,21 @@ func readExt4(dev string) (uuid, label string, ok bool) {
 	if err != nil {
 		return "", "", false
 	}
-	defer unix.Close(fd)
-	sb := make([]byte, 256)
-	if n, err := unix.Pread(fd, sb, 1024); err != nil || n != len(sb) {
-		return "", "", false
+	defer sysClose(fd)
+	// Bytes 1024-1279, read from the start (no pread: its system call
+	// differs between architectures).
+	buf := make([]byte, 1024+256)
+	for n := 0; n < len(buf); {
+		m, err := sysRead(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || m == 0 {
+			return "", "", false
+		}
+		n += m
 	}
+	sb := buf[1024:]
 	if sb[56] != 0x53 || sb[57] != 0xef {
 		return "", "", false
 	}
@@ -98,7 +108,7 @@ func MountRoot(dev, target, fstype, flags string, rw bool) (string, error) {
 	}
 	var errs []error
 	for _, t := range types {
-		err := unix.Mount(dev, target, t, mflags, flags)
+		err := sysMount(dev, target, t, mflags, flags)
 		if err == nil {
 			return t, nil
 		}

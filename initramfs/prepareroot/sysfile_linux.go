@@ -13,8 +13,8 @@ import (
 // emulation (TCG), where the boot test runs, every piece of Go code runs
 // for the first time at boot and costs its translation, and os's file
 // machinery (poller registration, FileInfo, sorting) is a few milliseconds
-// of that. Errors are *fs.PathError, so errors.Is(err, fs.ErrNotExist)
-// works as with os.
+// of that. The calls are raw ones (rawsys_linux.go says why). Errors are
+// *fs.PathError, so errors.Is(err, fs.ErrNotExist) works as with os.
 
 // readFile returns the contents of the file at p.
 func readFile(p string) ([]byte, error) {
@@ -22,18 +22,17 @@ func readFile(p string) ([]byte, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
 	}
-	defer unix.Close(fd)
+	defer sysClose(fd)
 	size := 512
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) == nil && st.Size > 0 && st.Size < 1<<30 {
-		size = int(st.Size) + 1 // one more, to see the end in one read
+	if st, err := sysStat(fd, "", 0); err == nil && st.size > 0 && st.size < 1<<30 {
+		size = int(st.size) + 1 // one more, to see the end in one read
 	}
 	buf := make([]byte, 0, size)
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		n, err := sysRead(fd, buf[len(buf):cap(buf)])
 		if err == unix.EINTR {
 			continue
 		}
@@ -54,17 +53,17 @@ func writeFile(p string, data []byte, perm uint32) error {
 		return &fs.PathError{Op: "open", Path: p, Err: err}
 	}
 	for len(data) > 0 {
-		n, err := unix.Write(fd, data)
+		n, err := sysWrite(fd, data)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			unix.Close(fd)
+			sysClose(fd)
 			return &fs.PathError{Op: "write", Path: p, Err: err}
 		}
 		data = data[n:]
 	}
-	if err := unix.Close(fd); err != nil {
+	if err := sysClose(fd); err != nil {
 		return &fs.PathError{Op: "close", Path: p, Err: err}
 	}
 	return nil
@@ -72,7 +71,7 @@ func writeFile(p string, data []byte, perm uint32) error {
 
 func openRetry(p string, flags int, perm uint32) (int, error) {
 	for {
-		fd, err := unix.Open(p, flags, perm)
+		fd, err := sysOpen(p, flags, perm)
 		if err != unix.EINTR {
 			return fd, err
 		}
@@ -81,7 +80,7 @@ func openRetry(p string, flags int, perm uint32) (int, error) {
 
 // mkdir creates the directory p (one level) unless it exists.
 func mkdir(p string, perm uint32) error {
-	if err := unix.Mkdir(p, perm); err != nil && !(err == unix.EEXIST && isDir(p)) {
+	if err := sysMkdir(p, perm); err != nil && !(err == unix.EEXIST && isDir(p)) {
 		return &fs.PathError{Op: "mkdir", Path: p, Err: err}
 	}
 	return nil
@@ -89,14 +88,14 @@ func mkdir(p string, perm uint32) error {
 
 // exists reports whether p names anything (a dangling symlink counts).
 func exists(p string) bool {
-	var st unix.Stat_t
-	return unix.Lstat(p, &st) == nil
+	_, err := sysStat(unix.AT_FDCWD, p, unix.AT_SYMLINK_NOFOLLOW)
+	return err == nil
 }
 
 // isDir reports whether p is a directory, symlinks followed.
 func isDir(p string) bool {
-	var st unix.Stat_t
-	return unix.Stat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+	st, err := sysStat(unix.AT_FDCWD, p, 0)
+	return err == nil && st.isDir()
 }
 
 // isSymlink reports whether p itself is a symbolic link.
@@ -136,7 +135,7 @@ func readDirNames(dir string) ([]string, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
 	}
-	defer unix.Close(fd)
+	defer sysClose(fd)
 	return readDirNamesFd(fd, dir)
 }
 
@@ -144,7 +143,7 @@ func readDirNamesFd(fd int, dir string) ([]string, error) {
 	var names []string
 	buf := make([]byte, 4096)
 	for {
-		n, err := unix.ReadDirent(fd, buf)
+		n, err := sysGetdents(fd, buf)
 		if err == unix.EINTR {
 			continue
 		}
@@ -161,18 +160,18 @@ func readDirNamesFd(fd int, dir string) ([]string, error) {
 // lstatSymlink reports whether p is a symbolic link; err is set when p
 // cannot be examined.
 func lstatSymlink(p string) (bool, error) {
-	var st unix.Stat_t
-	if err := unix.Lstat(p, &st); err != nil {
+	st, err := sysStat(unix.AT_FDCWD, p, unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
 		return false, &fs.PathError{Op: "lstat", Path: p, Err: err}
 	}
-	return st.Mode&unix.S_IFMT == unix.S_IFLNK, nil
+	return st.isSymlink(), nil
 }
 
 // readlink returns the target of the symbolic link p.
 func readlink(p string) (string, error) {
 	for size := 256; ; size *= 2 {
 		buf := make([]byte, size)
-		n, err := unix.Readlink(p, buf)
+		n, err := sysReadlink(p, buf)
 		if err != nil {
 			return "", &fs.PathError{Op: "readlink", Path: p, Err: err}
 		}
