@@ -102,6 +102,13 @@ type Options struct {
 	Files []File
 	// Compression of the archive.
 	Compression Compression
+	// DecompressModules stores compressed modules (.ko.xz, .ko.zst,
+	// .ko.gz) decompressed, as .ko: the kernel then loads them without
+	// decompressing each one at boot, which is faster (the archive's
+	// own compression still covers them) and works without
+	// CONFIG_MODULE_DECOMPRESS. The unpacked initramfs takes more memory
+	// until the switch to the root frees it.
+	DecompressModules bool
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -109,7 +116,8 @@ type Options struct {
 // Result describes a built archive.
 type Result struct {
 	// Modules are the included modules in load order (paths relative to
-	// the module directory).
+	// the module directory, as modules.dep names them, also when they
+	// were stored decompressed).
 	Modules []string
 	// Builtin are requested modules the kernel has built in.
 	Builtin []string
@@ -185,9 +193,15 @@ func Build(ctx context.Context, w io.Writer, opts *Options) (*Result, error) {
 			if err != nil {
 				return nil, fmt.Errorf("initramfs: module %s: %w", p, err)
 			}
-			ents.file(path.Join(base, p), 0o644, data)
-			fmt.Fprintf(&list, "/%s\n", path.Join(base, p))
-			log.Debug("module", "path", p, "bytes", len(data))
+			name := p
+			if opts.DecompressModules {
+				if data, name, err = decompressModule(p, data); err != nil {
+					return nil, fmt.Errorf("initramfs: %w", err)
+				}
+			}
+			ents.file(path.Join(base, name), 0o644, data)
+			fmt.Fprintf(&list, "/%s\n", path.Join(base, name))
+			log.Debug("module", "path", name, "bytes", len(data))
 		}
 		ents.file(strings.TrimPrefix(prepareroot.ModuleListPath, "/"), 0o644, []byte(list.String()))
 	}

@@ -146,23 +146,31 @@ G=$BIN/gostree
 echo "go_build_s $(elapsed "$t")" >>"$TIMINGS"
 
 printf '[composefs]\nenabled = verity\n' >"$WORK/prepare-root.conf"
-"$G" initramfs build --kver="$KVER" --modules-dir="$KDIR/lib/modules" \
-	--module=ext4 --module=virtio_blk --module=erofs --module=overlay --module=loop \
-	--helper="$BIN/gostree-prepare-root" --config="$WORK/prepare-root.conf" \
-	--compress=zstd -o "$WORK/initramfs.img" >"$WORK/initramfs.txt"
+# v1's initramfs holds the modules decompressed (--decompress-modules), v2's
+# as Debian ships them (.ko.xz, decompressed by the kernel at boot), so both
+# ways are booted and their module loading times compared.
+build_initramfs() { # OUTPUT [BUILD OPTION]...
+	local out=$1
+	shift
+	"$G" initramfs build --kver="$KVER" --modules-dir="$KDIR/lib/modules" \
+		--module=ext4 --module=virtio_blk --module=erofs --module=overlay --module=loop \
+		--helper="$BIN/gostree-prepare-root" --config="$WORK/prepare-root.conf" \
+		--compress=zstd "$@" -o "$out"
+}
+build_initramfs "$WORK/initramfs.img" --decompress-modules >"$WORK/initramfs.txt"
 cat "$WORK/initramfs.txt" >&2
-"$G" initramfs build --kver="$KVER" --modules-dir="$KDIR/lib/modules" \
-	--module=ext4 --module=virtio_blk --module=erofs --module=overlay --module=loop \
-	--helper="$BIN/gostree-prepare-root" --config="$WORK/prepare-root.conf" \
-	--compress=zstd -o "$WORK/initramfs2.img" >/dev/null
+build_initramfs "$WORK/initramfs2.img" --decompress-modules >/dev/null
 cmp -s "$WORK/initramfs.img" "$WORK/initramfs2.img" || die "two builds of the initramfs differ"
+build_initramfs "$WORK/initramfs-xz.img" >"$WORK/initramfs-xz.txt"
 echo "initramfs_bytes $(stat -c %s "$WORK/initramfs.img")" >>"$TIMINGS"
 echo "initramfs_cpio_bytes $(sed -n 's/.*cpio \([0-9]*\) bytes.*/\1/p' "$WORK/initramfs.txt")" >>"$TIMINGS"
+echo "initramfs_xz_modules_bytes $(stat -c %s "$WORK/initramfs-xz.img")" >>"$TIMINGS"
+echo "initramfs_xz_modules_cpio_bytes $(sed -n 's/.*cpio \([0-9]*\) bytes.*/\1/p' "$WORK/initramfs-xz.txt")" >>"$TIMINGS"
 echo "helper_bytes $(stat -c %s "$BIN/gostree-prepare-root")" >>"$TIMINGS"
 
 # The OS: busybox, an init script, gostree, the kernel and the initramfs.
-make_tree() { # DIR VERSION
-	local d=$1 v=$2
+make_tree() { # DIR VERSION INITRAMFS
+	local d=$1 v=$2 img=$3
 	mkdir -p "$d"/usr/{bin,sbin,lib,etc,share/gostree-test} "$d"/{dev,proc,sys,run,tmp,var,sysroot,boot}
 	chmod 1777 "$d/tmp"
 	cp "$BUSYBOX" "$d/usr/bin/busybox"
@@ -178,10 +186,10 @@ make_tree() { # DIR VERSION
 	echo "gostree-test" >"$d/usr/etc/hostname"
 	mkdir -p "$d/usr/lib/modules/$KVER"
 	cp "$VMLINUZ" "$d/usr/lib/modules/$KVER/vmlinuz"
-	cp "$WORK/initramfs.img" "$d/usr/lib/modules/$KVER/initramfs.img"
+	cp "$img" "$d/usr/lib/modules/$KVER/initramfs.img"
 }
-make_tree "$WORK/tree1" 1
-make_tree "$WORK/tree2" 2
+make_tree "$WORK/tree1" 1 "$WORK/initramfs.img"
+make_tree "$WORK/tree2" 2 "$WORK/initramfs-xz.img"
 
 S=$WORK/sysroot
 REPO=$S/ostree/repo
@@ -413,6 +421,12 @@ INIT
 	for side in baseline cfs-baseline helper; do
 		echo "${side}_median_ms $(awk -v s=$side '$1 == s {print $2}' "$bl/results.txt" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')" >>"$TIMINGS"
 	done
+	# What the helper adds: each round's helper boot minus the same round's
+	# C /init boot (the host's speed drifts between rounds), median.
+	if [ -n "$copts" ]; then
+		echo "helper_minus_cfs_paired_median_ms $(awk '$1 == "cfs-baseline" {c=$2} $1 == "helper" {printf "%.1f\n", $2 - c}' "$bl/results.txt" |
+			sort -n | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2] + a[NR/2+1]) / 2}')" >>"$TIMINGS"
+	fi
 }
 if [ "${BOOT_BASELINE:-0}" -gt 0 ]; then baseline "$BOOT_BASELINE"; fi
 

@@ -38,7 +38,10 @@ func (a *app) sysrootDeployments(f *adminFlags) (*deploy.Sysroot, []*deploy.Depl
 
 // buildInitramfs makes an initramfs around the prepare-root helper for a
 // commit that ships none (the helper is found next to this binary or in
-// /usr/lib/gostree; see `gostree initramfs build`).
+// /usr/lib/gostree; see `gostree initramfs build`). Its modules are stored
+// decompressed: the boot skips the kernel's decompression of each one
+// (~170 ms of 11 modules under emulation, bench/RESULTS.md), for ~3 MB more
+// memory until the switch to the root.
 func (a *app) buildInitramfs(ctx context.Context, modules fs.FS, kver string, w io.Writer) error {
 	exe, _ := os.Executable()
 	helper, err := initramfs.FindHelper(exe)
@@ -52,7 +55,7 @@ func (a *app) buildInitramfs(ctx context.Context, modules fs.FS, kver string, w 
 		modules = nil
 	}
 	_, err = initramfs.Build(ctx, w, &initramfs.Options{KVer: kver, ModuleDir: modules, Helper: helper,
-		Compression: initramfs.Zstd, Logger: a.logger()})
+		Compression: initramfs.Zstd, DecompressModules: true, Logger: a.logger()})
 	return err
 }
 

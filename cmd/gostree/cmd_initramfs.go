@@ -29,7 +29,7 @@ func newInitramfsBuildCmd(a *app) *cobra.Command {
 	var (
 		kver, modulesDir, helper, config, compress, output string
 		modules, files                                     []string
-		noModules                                          bool
+		noModules, decompressModules                       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build --kver=VERSION [--modules-dir=DIR] [--module=M]... -o FILE",
@@ -42,7 +42,8 @@ No root is needed, and the same inputs give the same bytes.
 --modules-dir is the directory holding VERSION/ (default /lib/modules), or
 the module directory itself. Without --module a default set is included
 (erofs, overlay, loop, ext4, xfs, btrfs and common disk drivers, those the
-kernel has). The helper is cmd/gostree-mount built with CGO_ENABLED=0 and
+kernel has). --decompress-modules stores them decompressed, so the kernel
+does not decompress each one at boot. The helper is cmd/gostree-mount built with CGO_ENABLED=0 and
 -tags initramfs; by default ` + initramfs.HelperName + ` next to this program.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -53,7 +54,7 @@ kernel has). The helper is cmd/gostree-mount built with CGO_ENABLED=0 and
 			if err != nil {
 				return usagef("--compress: %v", err)
 			}
-			opts := &initramfs.Options{KVer: kver, Helper: helper, Compression: comp, Logger: a.logger()}
+			opts := &initramfs.Options{KVer: kver, Helper: helper, Compression: comp, DecompressModules: decompressModules, Logger: a.logger()}
 			if opts.Helper == "" {
 				exe, _ := os.Executable()
 				if opts.Helper, err = initramfs.FindHelper(exe); err != nil {
@@ -130,6 +131,7 @@ kernel has). The helper is cmd/gostree-mount built with CGO_ENABLED=0 and
 	f.StringVar(&modulesDir, "modules-dir", "", "directory holding VERSION/modules.dep, or the module directory itself (default /lib/modules)")
 	f.StringArrayVar(&modules, "module", nil, "module to include, with its dependencies (repeatable; name, alias or path)")
 	f.BoolVar(&noModules, "no-modules", false, "include no kernel modules")
+	f.BoolVar(&decompressModules, "decompress-modules", false, "store compressed modules (.ko.xz, .ko.zst, .ko.gz) decompressed: a faster boot, more memory until the switch")
 	f.StringVar(&helper, "helper", "", "the helper binary, /init (default: "+initramfs.HelperName+" next to gostree)")
 	f.StringVar(&config, "config", "", "prepare-root.conf to install as /usr/lib/ostree/prepare-root.conf")
 	f.StringVar(&compress, "compress", "none", "compression: none, gzip or zstd")

@@ -75,6 +75,7 @@ func TestInitramfsBuildCLI(t *testing.T) {
 		{[]string{"initramfs", "build", "--no-modules", "--helper=" + helper, "--compress=lz4", "-o", filepath.Join(dir, "c")}, exitUsage, "unknown compression"},
 		{[]string{"initramfs", "build", "--kver=9.9", "--modules-dir=" + dir, "--helper=" + helper, "-o", filepath.Join(dir, "c")}, exitError, "no modules.dep for kernel 9.9"},
 		{[]string{"initramfs", "build", "--kver=6.12.0-t", "--modules-dir=" + filepath.Join(dir, "lib/modules"), "--module=zz", "--helper=" + helper, "-o", filepath.Join(dir, "c")}, exitError, `"zz" is not in modules.dep`},
+		{[]string{"initramfs", "build", "--kver=6.12.0-t", "--modules-dir=" + filepath.Join(dir, "lib/modules"), "--module=a", "--decompress-modules", "--helper=" + helper, "-o", filepath.Join(dir, "c")}, exitError, "decompress module kernel/fs/b.ko.xz"},
 	} {
 		_, stderr, code := gostree(tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.msg) {
