@@ -10,7 +10,8 @@
 //	usr/lib/gostree/initramfs.modules      modules to load, one path a line,
 //	                                       dependencies first
 //	usr/lib/modules/KVER/kernel/...        those modules, as shipped (.ko.xz:
-//	                                       the kernel decompresses them)
+//	                                       the kernel decompresses them) or,
+//	                                       with DecompressModules, as .ko
 //	usr/lib/ostree/prepare-root.conf       optional ([composefs] enabled = ...)
 //	...                                    extra files (Options.Files)
 //

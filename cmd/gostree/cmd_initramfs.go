@@ -43,8 +43,9 @@ No root is needed, and the same inputs give the same bytes.
 the module directory itself. Without --module a default set is included
 (erofs, overlay, loop, ext4, xfs, btrfs and common disk drivers, those the
 kernel has). --decompress-modules stores them decompressed, so the kernel
-does not decompress each one at boot. The helper is cmd/gostree-mount built with CGO_ENABLED=0 and
--tags initramfs; by default ` + initramfs.HelperName + ` next to this program.`,
+does not decompress each one at boot. The helper is cmd/gostree-mount built
+with CGO_ENABLED=0 and -tags initramfs; by default ` + initramfs.HelperName + `
+next to this program.`,
 		Args: exactArgs(0),
 		RunE: func(c *cobra.Command, _ []string) error {
 			if output == "" {

@@ -16,10 +16,11 @@ import (
 // returns it wakes sysmon, which then resets to polling every 20 µs for its
 // next 50 rounds. Under TCG, where the boot test runs, a mount or a disk
 // read takes milliseconds, so every one of them did this: with one virtual
-// CPU, sysmon's polling took 30-130 ms of CPU time away from the helper
-// between the root device's arrival and the exec of the OS's init, ~20 ms of
-// its wall time (bench/RESULTS.md, "sysmon"). With raw calls sysmon finds
-// the goroutine running, backs off to 10 ms sleeps and stays there.
+// CPU, sysmon's polling took 24-163 ms of CPU time away from the helper
+// between the root device's arrival and the exec of the OS's init, and the
+// median of those steps went from 142 to 120 ms without it (bench/RESULTS.md,
+// "sysmon"). With raw calls sysmon finds the goroutine running, backs off to
+// 10 ms sleeps and stays there.
 //
 // Blocking the thread in a raw call costs nothing here: the helper is one
 // goroutine doing one thing at a time. Go's signal handlers are installed
