@@ -18,7 +18,8 @@ import (
 // read takes milliseconds, so every one of them did this: with one virtual
 // CPU, sysmon's polling took 24-163 ms of CPU time away from the helper
 // between the root device's arrival and the exec of the OS's init, and the
-// median of those steps went from 142 to 120 ms without it (bench/RESULTS.md,
+// helper's own time (own_ms: all but module loading and the root device
+// wait) went from a median of 142 ms to 120 without it (bench/RESULTS.md,
 // "sysmon"). With raw calls sysmon finds the goroutine running, backs off to
 // 10 ms sleeps and stays there.
 //
