@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./gvariant/
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./gvariant/
 	$(GO) test -run '^$$' -fuzz '^FuzzLookupVardict$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./gvariant/
+	$(GO) test -run '^$$' -fuzz '^FuzzParsePrint$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./gvariant/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecompressModule$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/cpio/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./initramfs/cpio/

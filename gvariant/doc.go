@@ -78,7 +78,9 @@
 // # Text form
 //
 // Print renders a value like g_variant_print(value, FALSE), for display
-// and debugging.
+// and debugging. Parse and ParseAs read the text format back as
+// g_variant_parse does, inferring types where the text leaves them open
+// (checked against GLib 2.74 on the texts of testdata/parse.jsonl).
 //
 // # Concurrency
 //

@@ -20,7 +20,7 @@ import (
 
 type commitFlags struct {
 	branch, subject, body, bodyFile, timestamp, parent string
-	metaStrings, trees, bindRefs                       []string
+	metaStrings, metaVariants, trees, bindRefs         []string
 	orphan, noXattrs, canonical, noBindings            bool
 	tarAutocreate, skipIfUnchanged, tableOutput        bool
 	ownerUID, ownerGID                                 int
@@ -51,6 +51,7 @@ func newCommitCmd(a *app) *cobra.Command {
 	fl.StringVar(&f.timestamp, "timestamp", "", "override the timestamp of the commit (@EPOCH or ISO 8601)")
 	fl.StringVar(&f.parent, "parent", "", "parent commit checksum, or \"none\"")
 	fl.StringArrayVar(&f.metaStrings, "add-metadata-string", nil, "add a key/value pair to metadata (KEY=VALUE)")
+	fl.StringArrayVar(&f.metaVariants, "add-metadata", nil, "add a key/value pair to metadata, VALUE in GVariant text format (KEY=VALUE, e.g. n=5, t='x', l=[1, 2], u='uint64 3')")
 	fl.StringArrayVar(&f.trees, "tree", nil, "overlay the given argument as a tree: dir=PATH, tar=TARFILE or ref=COMMIT")
 	fl.StringArrayVar(&f.keepMetadata, "keep-metadata", nil, "keep metadata KEY and its value from the parent commit")
 	fl.StringArrayVar(&f.bindRefs, "bind-ref", nil, "add a ref to the ref binding commit metadata")
@@ -132,12 +133,25 @@ func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
 			opts.Parent = id
 		}
 	}
+	// As ostree: the strings, then the typed values, each in the order
+	// given (a key given twice is there twice).
 	for _, kv := range f.metaStrings {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return usagef("missing '=' in KEY=VALUE metadata '%s'", kv)
+		k, v, err := splitMetadataArg(kv)
+		if err != nil {
+			return err
 		}
 		opts.Metadata = append(opts.Metadata, objstore.MetaEntry{Key: k, Value: gvariant.Variant{Type: gvariant.MustParseType("s"), Value: v}})
+	}
+	for _, kv := range f.metaVariants {
+		k, v, err := splitMetadataArg(kv)
+		if err != nil {
+			return err
+		}
+		val, err := parseVariantText(v)
+		if err != nil {
+			return fmt.Errorf("parsing %s: %w", kv, err)
+		}
+		opts.Metadata = append(opts.Metadata, objstore.MetaEntry{Key: k, Value: val})
 	}
 	if len(f.keepMetadata) > 0 {
 		// As ostree: after the added keys, in the order given, each one
@@ -316,4 +330,17 @@ func parseFileIf(path string, parse func(io.Reader) error) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// splitMetadataArg splits a KEY=VALUE metadata argument as ostree does: at
+// the first '=', the key not empty.
+func splitMetadataArg(kv string) (string, string, error) {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok {
+		return "", "", usagef("missing '=' in KEY=VALUE metadata '%s'", kv)
+	}
+	if k == "" {
+		return "", "", usagef("empty metadata key in '%s'", kv)
+	}
+	return k, v, nil
 }

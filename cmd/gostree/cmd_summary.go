@@ -1,10 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
-	"strconv"
 	"strings"
 	"time"
 
@@ -69,64 +69,20 @@ func newSummaryCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// parseVariantText parses the small part of the GVariant text format that
-// summary metadata needs: 'string' or "string", true, false, and integers
-// (int32, as GLib types bare numbers), optionally typed: "uint64 5".
+// parseVariantText parses a metadata value in GVariant text format, with
+// the type inferred as g_variant_parse does (5 is an int32, 'x' a string,
+// uint64 5 a uint64, [1, 2.5] an array of doubles).
 func parseVariantText(s string) (gvariant.Variant, error) {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && (s[0] == '\'' && s[len(s)-1] == '\'' || s[0] == '"' && s[len(s)-1] == '"') {
-		body := s[1 : len(s)-1]
-		if strings.ContainsRune(body, '\\') {
-			u, err := strconv.Unquote(`"` + strings.ReplaceAll(body, `"`, `\"`) + `"`)
-			if err != nil {
-				return gvariant.Variant{}, fmt.Errorf("bad string %s", s)
-			}
-			body = u
-		}
-		return gvariant.NewVariant("s", body), nil
-	}
-	switch s {
-	case "true":
-		return gvariant.NewVariant("b", true), nil
-	case "false":
-		return gvariant.NewVariant("b", false), nil
-	}
-	typ, num, typed := strings.Cut(s, " ")
-	if !typed {
-		typ, num = "int32", s
-	}
-	bitsFor := map[string]int{"byte": 8, "int16": 16, "uint16": 16, "int32": 32, "uint32": 32, "int64": 64, "uint64": 64}
-	n, ok := bitsFor[typ]
-	if !ok {
-		return gvariant.Variant{}, fmt.Errorf("cannot parse %q: use GVariant text format, e.g. \"'a string'\", true or uint64 5", s)
-	}
-	num = strings.TrimSpace(num)
-	if strings.HasPrefix(typ, "u") || typ == "byte" {
-		v, err := strconv.ParseUint(num, 0, n)
-		if err != nil {
-			return gvariant.Variant{}, err
-		}
-		switch n {
-		case 8:
-			return gvariant.NewVariant("y", uint8(v)), nil
-		case 16:
-			return gvariant.NewVariant("q", uint16(v)), nil
-		case 32:
-			return gvariant.NewVariant("u", uint32(v)), nil
-		}
-		return gvariant.NewVariant("t", v), nil
-	}
-	v, err := strconv.ParseInt(num, 0, n)
+	v, err := gvariant.Parse(s)
 	if err != nil {
+		var pe *gvariant.ParseError
+		if errors.As(err, &pe) {
+			// ostree shows GLib's message: "START-END:message".
+			return gvariant.Variant{}, errors.New(strings.TrimPrefix(pe.Error(), "gvariant: "))
+		}
 		return gvariant.Variant{}, err
 	}
-	switch n {
-	case 16:
-		return gvariant.NewVariant("n", int16(v)), nil
-	case 32:
-		return gvariant.NewVariant("i", int32(v)), nil
-	}
-	return gvariant.NewVariant("x", v), nil
+	return v, nil
 }
 
 var typeSummary = gvariant.MustParseType("(a(s(taya{sv}))a{sv})")
