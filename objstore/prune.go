@@ -14,6 +14,9 @@ import (
 type PruneStats struct {
 	Objects int
 	Bytes   int64
+	// VerityRecords are the digest log's records dropped with their
+	// objects (and older records of objects recorded again).
+	VerityRecords int
 }
 
 // Reachable returns every object reachable from the given commits: the
@@ -117,6 +120,13 @@ func (r *Repo) Prune(ctx context.Context, keep []ID) (PruneStats, error) {
 			return st, fmt.Errorf("prune %s: %w", n, err)
 		}
 		st.Objects++
+	}
+	if r.recordsVerity() {
+		n, err := r.compactVerityLog(func(id ID) bool { return live[ObjectName{id, TypeFile}] })
+		if err != nil {
+			return st, fmt.Errorf("prune: %w", err)
+		}
+		st.VerityRecords = n
 	}
 	return st, nil
 }

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -299,6 +300,89 @@ func (r *Repo) appendVerity(digests map[ID]sealed) error {
 	}
 	idx.mu.Unlock()
 	return nil
+}
+
+// compactVerityLog rewrites the digest log with the newest record of each
+// content object keep accepts, and drops the others from the index too. It
+// returns how many records went (a torn tail counts as none). The new log
+// is written beside the old one, synced and renamed over it, so a crash
+// leaves one or the other whole; the caller holds the repository's
+// exclusive lock, so no transaction appends meanwhile (and appenders also
+// wait for the log's own lock, held here throughout).
+func (r *Repo) compactVerityLog(keep func(ID) bool) (int, error) {
+	path := filepath.Join(r.path, VerityLogPath)
+	old, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer old.Close()
+	if err := unix.Flock(int(old.Fd()), unix.LOCK_EX); err != nil {
+		return 0, fmt.Errorf("lock %s: %w", VerityLogPath, err)
+	}
+	idx, err := r.verityIdx()
+	if err != nil {
+		return 0, err
+	}
+	// Read the log itself, not this process's index: another process may
+	// have appended since the index was loaded.
+	fresh := &verityIndex{m: map[ID]indexedRecord{}}
+	records := 0
+	if err := readVerityLog(path, func(id ID, vr verityRecord) { records++; fresh.put(id, vr) }); err != nil {
+		return 0, err
+	}
+	ids := make([]ID, 0, len(fresh.m))
+	for id := range fresh.m {
+		if keep(id) {
+			ids = append(ids, id)
+		} else {
+			delete(fresh.m, id)
+		}
+	}
+	if len(ids) == records {
+		return 0, nil // nothing to drop: every record is the newest of a kept object
+	}
+	slices.SortFunc(ids, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+	buf := []byte(verityLogMagic)
+	for _, id := range ids {
+		ir := fresh.m[id]
+		end := ir.hoff + int64(ir.hlen)
+		buf = encodeVerityRecord(buf, id, verityRecord{digest: ir.digest, fileStamp: ir.fileStamp, header: fresh.headers[ir.hoff:end:end]})
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".verity.log-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	if _, err := tmp.Write(buf); err != nil {
+		tmp.Close()
+		return 0, fmt.Errorf("write %s: %w", VerityLogPath, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return 0, err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return 0, fmt.Errorf("sync %s: %w", VerityLogPath, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return 0, fmt.Errorf("replace %s: %w", VerityLogPath, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return 0, err
+	}
+	// The index becomes what the new log holds. Headers handed out before
+	// alias the old arena, which is left as it was.
+	idx.mu.Lock()
+	idx.m, idx.headers = fresh.m, fresh.headers
+	idx.mu.Unlock()
+	return records - len(ids), nil
 }
 
 // validLogSize returns the length of the log's intact prefix.

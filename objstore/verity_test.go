@@ -247,3 +247,91 @@ func TestVerityRecordedWhenAnotherWriterWins(t *testing.T) {
 		}
 	}
 }
+
+// Prune drops the digest log's records of the objects it deletes (and
+// older duplicates), keeps the rest readable, and a record appended by
+// another process after this one loaded its index survives.
+func TestPruneCompactsVerityLog(t *testing.T) {
+	ctx := t.Context()
+	r := objtest.NewRepo(t, objstore.ModeBareUser)
+	keepDir, goneDir := sampleTree(t), t.TempDir()
+	os.WriteFile(filepath.Join(goneDir, "only-here"), []byte("doomed\n"), 0o644)
+	os.WriteFile(filepath.Join(goneDir, "also"), bytes.Repeat([]byte("z"), 9000), 0o644)
+	keep := commitDir(t, r, keepDir, "keep")
+	gone := commitDir(t, r, goneDir, "gone")
+	goneFS, _ := r.CommitFS(ctx, gone)
+	goneIDs := []objstore.ID{}
+	for _, n := range []string{"only-here", "also"} {
+		id, err := goneFS.ContentID(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := r.KnownDigest(id); !ok {
+			t.Fatalf("%s: no digest recorded before the prune", n)
+		}
+		goneIDs = append(goneIDs, id)
+	}
+	// Another process commits a third tree after r loaded its index.
+	other, err := objstore.Open(r.Path(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lateDir := t.TempDir()
+	os.WriteFile(filepath.Join(lateDir, "late"), []byte("appended by another process\n"), 0o644)
+	late := commitDir(t, other, lateDir, "late")
+	lateFS, _ := other.CommitFS(ctx, late)
+	lateID, _ := lateFS.ContentID("late")
+
+	logPath := filepath.Join(r.Path(), objstore.VerityLogPath)
+	before, _ := os.Stat(logPath)
+	if err := r.SetRef(ctx, "gone", nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Prune(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.VerityRecords != 2 {
+		t.Errorf("Prune dropped %d digest log records; want 2 (only-here, also)", st.VerityRecords)
+	}
+	after, _ := os.Stat(logPath)
+	if after.Size() >= before.Size() {
+		t.Errorf("digest log %d bytes after the prune, %d before", after.Size(), before.Size())
+	}
+	for _, id := range goneIDs {
+		if _, ok := r.KnownDigest(id); ok {
+			t.Errorf("%s: still in the index after the prune", id)
+		}
+	}
+	// A fresh open reads the rewritten log: kept objects and the other
+	// process's record are there, pruned ones are not.
+	r2, err := objstore.Open(r.Path(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keepFS, _ := r2.CommitFS(ctx, keep)
+	for _, n := range []string{"a/file", "big", "a/b/exec"} {
+		id, _ := keepFS.ContentID(n)
+		if _, err := r2.RecordedVerity(id); err != nil {
+			t.Errorf("%s after the prune: %v", n, err)
+		}
+	}
+	if _, err := r2.RecordedVerity(lateID); err != nil {
+		t.Errorf("the other process's record after the prune: %v", err)
+	}
+	for _, id := range goneIDs {
+		if _, ok := r2.KnownDigest(id); ok {
+			t.Errorf("%s: still in the log after the prune", id)
+		}
+	}
+	// Nothing more to drop: the log is left as it is.
+	if st, err := r2.Prune(ctx, nil); err != nil || st.VerityRecords != 0 || st.Objects != 0 {
+		t.Errorf("second prune: %+v, %v", st, err)
+	}
+	if again, _ := os.Stat(logPath); !again.ModTime().Equal(after.ModTime()) || again.Size() != after.Size() {
+		t.Error("a prune with nothing to drop rewrote the log")
+	}
+	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(logPath), ".verity.log-*")); len(m) > 0 {
+		t.Errorf("temporary files left: %q", m)
+	}
+}
