@@ -244,7 +244,7 @@ func TestFormatSize(t *testing.T) {
 	for _, tc := range []struct {
 		n    uint64
 		want string
-	}{{0, "0 bytes"}, {1, "1 byte"}, {158, "158 bytes"}, {1000, "1.0 kB"}, {1500000, "1.5 MB"}} {
+	}{{0, "0 bytes"}, {1, "1 byte"}, {158, "158 bytes"}, {1000, "1.0\u00a0kB"}, {1500000, "1.5\u00a0MB"}, {999950, "1000.0\u00a0kB"}, {1234567890123, "1.2\u00a0TB"}} {
 		if got := formatSize(tc.n); got != tc.want {
 			t.Errorf("formatSize(%d) = %q, want %q", tc.n, got, tc.want)
 		}

@@ -201,7 +201,9 @@ func formatBETime(v gvariant.Variant) string {
 	return t.Format("2006-01-02T15:04:05") + zone
 }
 
-// formatSize is GLib's g_format_size: SI units with one decimal.
+// formatSize is GLib's g_format_size: "N bytes" ("1 byte") below 1000,
+// else SI units with one decimal after a no-break space, as GLib 2.74
+// prints them ("1.2\u00a0MB").
 func formatSize(n uint64) string {
 	if n < 1000 {
 		if n == 1 {
@@ -214,10 +216,10 @@ func formatSize(n uint64) string {
 	for _, u := range units {
 		v /= 1000
 		if v < 1000 {
-			return fmt.Sprintf("%.1f %s", v, u)
+			return fmt.Sprintf("%.1f\u00a0%s", v, u)
 		}
 	}
-	return fmt.Sprintf("%.1f EB", v)
+	return fmt.Sprintf("%.1f\u00a0EB", v)
 }
 
 // byteswap swaps the byte order of every integer in v, as ostree's --raw
