@@ -97,8 +97,7 @@ func TestPruneMatchesOstree(t *testing.T) {
 			if o.code != 0 || g.code != 0 {
 				t.Fatalf("ostree: %v\ngostree: %v", o, g)
 			}
-			// GLib's sizes have a no-break space, '?' in the C locale.
-			norm := func(s string) string { return strings.NewReplacer("\u00a0", " ", "?", " ").Replace(s) }
+			norm := replaceNBSP
 			t.Logf("%s", strings.ReplaceAll(strings.TrimSpace(g.stdout), "\n", "; "))
 			if norm(o.stdout) != norm(g.stdout) {
 				t.Errorf("output differs:\nostree:\n%s\ngostree:\n%s", o.stdout, g.stdout)
@@ -134,3 +133,7 @@ func repoFiles(t *testing.T, repo string) []string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// replaceNBSP makes GLib's size strings comparable: they have a no-break
+// space, printed as '?' in the C locale.
+func replaceNBSP(s string) string { return strings.NewReplacer("\u00a0", " ", "?", " ").Replace(s) }

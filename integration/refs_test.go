@@ -57,6 +57,14 @@ func TestRefsMatchOstree(t *testing.T) {
 		{"refs"},
 		{"refs", "--delete", "never-existed"},
 		{"rev-parse", "foo/bar"},
+		// A hex-looking rev is a checksum prefix first (of any length),
+		// before a ref of that name.
+		{"rev-parse", second[:1]},
+		{"rev-parse", second[:2]},
+		{"rev-parse", first[:3]},
+		{"refs", "--create=" + second[:5], first}, // resolves already: refused
+		{"refs", "--create=cafe0", first},
+		{"rev-parse", "cafe0"},
 	}
 	for _, step := range steps {
 		o := ostreeRun(t, append(step, "--repo="+orepo)...)

@@ -111,8 +111,9 @@ func (r *Repo) resolveMirror(ref string) (ID, error) {
 }
 
 // ResolveRev resolves a revision as `ostree rev-parse` does: a full checksum,
-// a refspec, a unique checksum prefix of a stored commit, and a trailing "^"
-// for the parent.
+// a unique checksum prefix of a stored commit (checked before refs, as
+// ostree does, so a hex-looking ref name like "a" or "cafe" can be
+// shadowed), a refspec, and a trailing "^" for the parent.
 func (r *Repo) ResolveRev(ctx context.Context, rev string) (ID, error) {
 	if strings.HasSuffix(rev, "^") {
 		id, err := r.ResolveRev(ctx, rev[:len(rev)-1])
@@ -133,19 +134,22 @@ func (r *Repo) ResolveRev(ctx context.Context, rev string) (ID, error) {
 			return id, nil
 		}
 	}
+	// As ostree: what reads as a checksum prefix is one first, even of a
+	// single character, and beats a ref of the same name; an ambiguous
+	// prefix is an error; only a prefix of no commit falls back to refs.
+	if isHexPrefix(rev) {
+		if id, err := r.resolvePrefix(rev); err == nil {
+			return id, nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return ID{}, err
+		}
+	}
 	id, err := r.ResolveRef(rev)
 	if err == nil {
 		return id, nil
 	}
-	if !errors.Is(err, fs.ErrNotExist) && !isHexPrefix(rev) {
+	if !errors.Is(err, fs.ErrNotExist) {
 		return ID{}, err
-	}
-	if isHexPrefix(rev) && len(rev) >= 4 {
-		if id, perr := r.resolvePrefix(rev); perr == nil {
-			return id, nil
-		} else if !errors.Is(perr, fs.ErrNotExist) {
-			return ID{}, perr
-		}
 	}
 	return ID{}, fmt.Errorf("refspec %q not found: %w", rev, fs.ErrNotExist)
 }
@@ -164,16 +168,25 @@ func isHexPrefix(s string) bool {
 }
 
 func (r *Repo) resolvePrefix(prefix string) (ID, error) {
-	ents, err := os.ReadDir(filepath.Join(r.path, "objects", prefix[:2]))
-	if err != nil {
-		return ID{}, fs.ErrNotExist
+	dirs := []string{prefix}
+	if len(prefix) == 1 {
+		dirs = dirs[:0]
+		for _, c := range "0123456789abcdef" {
+			dirs = append(dirs, prefix+string(c))
+		}
 	}
 	var found []ID
-	for _, e := range ents {
-		name := prefix[:2] + e.Name()
-		if strings.HasSuffix(name, ".commit") && strings.HasPrefix(name, prefix) {
-			if id, err := ParseID(strings.TrimSuffix(name, ".commit")); err == nil {
-				found = append(found, id)
+	for _, d := range dirs {
+		ents, err := os.ReadDir(filepath.Join(r.path, "objects", d[:2]))
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			name := d[:2] + e.Name()
+			if strings.HasSuffix(name, ".commit") && strings.HasPrefix(name, prefix) {
+				if id, err := ParseID(strings.TrimSuffix(name, ".commit")); err == nil {
+					found = append(found, id)
+				}
 			}
 		}
 	}
@@ -183,7 +196,7 @@ func (r *Repo) resolvePrefix(prefix string) (ID, error) {
 	case 1:
 		return found[0], nil
 	}
-	return ID{}, fmt.Errorf("ambiguous commit prefix %q (%d matches)", prefix, len(found))
+	return ID{}, fmt.Errorf("refspec %s not unique (%d commits start with it)", prefix, len(found))
 }
 
 // writeRef writes or deletes (id == nil) one ref file atomically.

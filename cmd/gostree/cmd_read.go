@@ -63,7 +63,10 @@ func newRefsCmd(a *app) *cobra.Command {
 				if _, _, err := objstore.ParseRefspec(createRef); err != nil {
 					return usagef("%v", err)
 				}
-				if _, err := repo.ResolveRef(createRef); err == nil {
+				// As ostree: a name that already resolves (a ref, or a
+				// checksum prefix of a commit, which would shadow it) is
+				// refused.
+				if _, err := repo.ResolveRev(ctx, createRef); err == nil || !errors.Is(err, fs.ErrNotExist) {
 					return fmt.Errorf("--create specified but ref %s already exists", createRef)
 				}
 				id, err := repo.ResolveRev(ctx, args[0])
