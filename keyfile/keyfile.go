@@ -324,25 +324,36 @@ func (f *File) Bytes() []byte {
 func endsBlank(b []byte) bool { return len(b) == 0 || bytes.HasSuffix(b, []byte("\n\n")) }
 
 func escape(s string) string {
+	// As GLib's g_key_file_set_string: the leading run of spaces and tabs
+	// is escaped (\s, \t), later ones are kept as they are.
 	var b strings.Builder
+	leading := true
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
+		c := s[i]
+		switch c {
 		case '\\':
 			b.WriteString(`\\`)
 		case '\n':
 			b.WriteString(`\n`)
-		case '\t':
-			b.WriteString(`\t`)
 		case '\r':
 			b.WriteString(`\r`)
 		case ' ':
-			if i == 0 {
+			if leading {
 				b.WriteString(`\s`)
+			} else {
+				b.WriteByte(c)
+			}
+		case '\t':
+			if leading {
+				b.WriteString(`\t`)
 			} else {
 				b.WriteByte(c)
 			}
 		default:
 			b.WriteByte(c)
+		}
+		if c != ' ' && c != '\t' {
+			leading = false
 		}
 	}
 	return b.String()

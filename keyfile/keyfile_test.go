@@ -88,3 +88,32 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Set escapes as g_key_file_set_string does (checked with ostree config
+// set): the leading run of spaces and tabs, newlines, carriage returns and
+// backslashes; Value reads every one back.
+func TestSetEscapes(t *testing.T) {
+	for _, c := range []struct{ in, raw string }{
+		{"plain", "plain"},
+		{" lead", `\slead`},
+		{"  \t two spaces and a tab", `\s\s\t\stwo spaces and a tab`},
+		{"inner\ttab and  spaces ", "inner\ttab and  spaces "},
+		{"\tleading tab", `\tleading tab`},
+		{"multi\nline\r", `multi\nline\r`},
+		{`back\slash`, `back\\slash`},
+	} {
+		f := New()
+		f.Set("g", "k", c.in)
+		want := "[g]\nk=" + c.raw + "\n"
+		if got := string(f.Bytes()); got != want {
+			t.Errorf("Set(%q) wrote %q; want %q", c.in, got, want)
+		}
+		back, err := ParseBytes(f.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := back.Value("g", "k"); v != c.in {
+			t.Errorf("Set(%q) then Value = %q", c.in, v)
+		}
+	}
+}
