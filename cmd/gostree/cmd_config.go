@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gostree/gostree/keyfile"
+	"github.com/gostree/gostree/objstore"
 )
 
 func newConfigCmd(a *app) *cobra.Command {
@@ -114,4 +115,26 @@ func newResetCmd(a *app) *cobra.Command {
 			return repo.SetRef(ctx, args[0], &id)
 		},
 	}
+}
+
+func newChecksumCmd(a *app) *cobra.Command {
+	var ignoreXattrs bool
+	cmd := &cobra.Command{
+		Use:   "checksum PATH",
+		Short: "Checksum a file or directory",
+		Long: `Print the checksum ostree gives PATH as it is on disk, as ostree checksum
+does: a file's or symlink's content object checksum, or a directory's dirmeta
+checksum (mode, owner, group and extended attributes, not its contents).`,
+		Args: rangeArgs(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			id, err := objstore.ChecksumPath(args[0], ignoreXattrs)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, id)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&ignoreXattrs, "ignore-xattrs", false, "don't include xattrs in checksum")
+	return cmd
 }
