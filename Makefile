@@ -68,6 +68,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFileHeaderFast$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
 	$(GO) test -run '^$$' -fuzz '^FuzzImportArchiveContent$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeSummary$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/gpgverify/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadKeys$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./objstore/gpgverify/
 
 demo: build
 	./scripts/demo.sh

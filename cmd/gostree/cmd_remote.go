@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gostree/gostree/objstore"
+	"github.com/gostree/gostree/objstore/gpgverify"
 	"github.com/gostree/gostree/objstore/pull"
 )
 
@@ -44,7 +48,7 @@ func newRemoteCmd(a *app) *cobra.Command {
 		return repo, a.remotesOptions(repo, remotesDir), nil
 	}
 	cmd.AddCommand(newRemoteAddCmd(a, open), newRemoteDeleteCmd(a, open), newRemoteListCmd(a, open),
-		newRemoteShowURLCmd(a, open), newRemoteRefsCmd(a, open), newRemoteSummaryCmd(a, open))
+		newRemoteShowURLCmd(a, open), newRemoteRefsCmd(a, open), newRemoteSummaryCmd(a, open), newRemoteGPGImportCmd(a, open))
 	return cmd
 }
 
@@ -54,8 +58,9 @@ func newRemoteAddCmd(a *app, open openRemotes) *cobra.Command {
 	var o objstore.AddRemoteOptions
 	var sets, signVerify []string
 	var noSignVerify bool
+	var gpgImport string
 	cmd := &cobra.Command{
-		Use:   "add [--no-gpg-verify] [--set=KEY=VALUE]... NAME URL [BRANCH...]",
+		Use:   "add [--no-gpg-verify] [--gpg-import=FILE] [--set=KEY=VALUE]... NAME URL [BRANCH...]",
 		Short: "Add a remote repository",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 2 {
@@ -111,11 +116,18 @@ func newRemoteAddCmd(a *app, open openRemotes) *cobra.Command {
 				}
 				o.InDir = in
 			}
-			return repo.AddRemote(args[0], args[1], &o)
+			if err := repo.AddRemote(args[0], args[1], &o); err != nil {
+				return err
+			}
+			if gpgImport == "" {
+				return nil
+			}
+			return importGPGKeys(a, repo, args[0], []string{gpgImport}, nil, nil)
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&o.NoGPGVerify, "no-gpg-verify", false, "disable GPG verification (gostree cannot verify GPG signatures, so pulls need this)")
+	f.BoolVar(&o.NoGPGVerify, "no-gpg-verify", false, "disable GPG verification")
+	f.StringVar(&gpgImport, "gpg-import", "", "import GPG keys from FILE (a keyring, binary or armored) for this remote")
 	f.StringArrayVar(&signVerify, "sign-verify", nil, "verify ed25519 signatures with ed25519=inline:PUBKEY (base64) or ed25519=file:PATH")
 	f.BoolVar(&noSignVerify, "no-sign-verify", false, "disable all signature verification (GPG and sign-verify)")
 	f.StringArrayVar(&sets, "set", nil, "set config option KEY=VALUE for the remote")
@@ -245,4 +257,73 @@ func newRemoteSummaryCmd(a *app, open openRemotes) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&raw, "raw", false, "show the raw GVariant")
 	return cmd
+}
+
+func newRemoteGPGImportCmd(a *app, open openRemotes) *cobra.Command {
+	var keyrings []string
+	var stdin bool
+	cmd := &cobra.Command{
+		Use:   "gpg-import NAME [-k KEYRING]... [--stdin] [KEY-ID...]",
+		Short: "Import GPG keys",
+		Long: `Import public keys into the remote's keyring (REPO/NAME.trustedkeys.gpg),
+which pulls with gpg-verify check commits (and summaries) against: all keys of
+the keyrings given (binary or ASCII-armored), or only the KEY-IDs listed.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 {
+				return usagef("remote gpg-import: NAME must be specified")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			repo, ro, err := open()
+			if err != nil {
+				return err
+			}
+			if _, err := repo.Remote(args[0], &ro); err != nil {
+				return err
+			}
+			if len(keyrings) == 0 && !stdin {
+				return usagef("remote gpg-import: give --keyring=FILE or --stdin (gostree has no GnuPG keyring of its own to take keys from)")
+			}
+			var in io.Reader
+			if stdin {
+				in = cmd.InOrStdin()
+			}
+			return importGPGKeys(a, repo, args[0], keyrings, in, args[1:])
+		},
+	}
+	cmd.Flags().StringArrayVarP(&keyrings, "keyring", "k", nil, "import keys from a keyring file (repeatable)")
+	cmd.Flags().BoolVar(&stdin, "stdin", false, "import keys from standard input")
+	return cmd
+}
+
+// importGPGKeys adds keys to REPO/NAME.trustedkeys.gpg and reports it as
+// ostree does.
+func importGPGKeys(a *app, repo *objstore.Repo, remote string, files []string, stdin io.Reader, keyIDs []string) error {
+	dst := filepath.Join(repo.Path(), remote+".trustedkeys.gpg")
+	total := 0
+	var sources []io.Reader
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		sources = append(sources, bytes.NewReader(data))
+	}
+	if stdin != nil {
+		sources = append(sources, stdin)
+	}
+	for _, src := range sources {
+		n, err := gpgverify.Import(dst, src, keyIDs)
+		if err != nil {
+			return fmt.Errorf("import GPG keys for remote %s: %w", remote, err)
+		}
+		total += n
+	}
+	noun := "keys"
+	if total == 1 {
+		noun = "key"
+	}
+	fmt.Fprintf(a.stdout, "Imported %d GPG %s to remote \"%s\"\n", total, noun, remote)
+	return nil
 }

@@ -39,9 +39,11 @@
 // from verification-ed25519-key, verification-ed25519-file or the trust
 // directories (trusted.ed25519{,.d/*} minus revoked.ed25519{,.d/*}); an
 // unsigned or badly signed commit is never stored. gpg-verify (true unless
-// set to false) and gpg-verify-summary make Pull refuse the remote: gostree
-// cannot check GPG signatures. metalink and mirrorlist URLs are not
-// supported.
+// set to false) and gpg-verify-summary likewise require an OpenPGP
+// signature (ostree.gpgsigs) by a key of REPO/REMOTE.trustedkeys.gpg, the
+// remote's gpg-keypath or /usr/share/ostree/trusted.gpg.d (package
+// gpgverify); a remote that requires them and has no keys is refused.
+// metalink and mirrorlist URLs are not supported.
 //
 // # Invariants
 //

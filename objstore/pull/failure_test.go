@@ -459,14 +459,16 @@ func TestPullDiskFull(t *testing.T) {
 	assertNoStaging(t, dst)
 }
 
-func TestPullRefusesGPGRemote(t *testing.T) {
+// A remote with gpg-verify (the default) and no keys is refused before any
+// request.
+func TestPullRefusesGPGRemoteWithoutKeys(t *testing.T) {
 	src, _ := sourceRepo(t, 1)
 	srv := newServer(t, src.Path())
 	dst := objtest.NewRepo(t, objstore.ModeArchive)
 	if err := dst.AddRemote("origin", srv.URL, nil); err != nil {
 		t.Fatal(err)
 	}
-	_, err := pull.Pull(t.Context(), dst, "origin", []string{"main"}, nil)
+	_, err := pull.Pull(t.Context(), dst, "origin", []string{"main"}, &pull.Options{GPGKeyringDirs: []string{}})
 	if err == nil || !strings.Contains(err.Error(), "gpg-verify") {
 		t.Errorf("error = %v, want a refusal naming gpg-verify", err)
 	}

@@ -88,6 +88,9 @@ type Options struct {
 	// their .d directories) for remotes with sign-verify but no key of
 	// their own; nil means /etc/ostree and /usr/share/ostree.
 	TrustDirs []string
+	// GPGKeyringDirs hold keyrings (*.gpg) trusted for every remote with
+	// gpg-verify; nil means /usr/share/ostree/trusted.gpg.d.
+	GPGKeyringDirs []string
 }
 
 // RefUpdate is a ref a pull wrote (or found already up to date).
@@ -126,9 +129,8 @@ type Result struct {
 // with state/COMMIT.commitpartial, and a pull that stops early keeps every
 // object it verified, so running it again fetches only what is missing.
 //
-// Remotes with sign-verify get every new commit's Ed25519 signature checked
-// before it is stored; remotes that require GPG verification are refused:
-// gostree cannot check GPG signatures.
+// Remotes with gpg-verify (the default) or sign-verify get every new
+// commit's OpenPGP or Ed25519 signatures checked before it is stored.
 func Pull(ctx context.Context, repo *objstore.Repo, remote string, refs []string, opts *Options) (*Result, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -198,13 +200,9 @@ func PullLocal(ctx context.Context, repo *objstore.Repo, srcPath string, refs []
 	return p.run(ctx, refs)
 }
 
-// checkVerification refuses remotes whose configuration demands signature
-// checks gostree cannot do, rather than pulling unverified content.
+// checkVerification refuses remotes whose signature settings gostree
+// cannot honour, rather than pulling unverified content.
 func checkVerification(rm *objstore.Remote) error {
-	if rm.GPGVerify || rm.GPGVerifySummary {
-		return fmt.Errorf("remote %q requires GPG signatures (gpg-verify=true is the default), which gostree cannot verify yet; "+
-			"add the remote with --no-gpg-verify or set gpg-verify=false (ed25519 signatures, sign-verify=ed25519, are supported)", rm.Name)
-	}
 	for _, k := range []string{"sign-verify", "sign-verify-summary"} {
 		if _, err := signTypes(rm.Options[k]); err != nil {
 			return fmt.Errorf("remote %q: %s: %w", rm.Name, k, err)
@@ -213,19 +211,47 @@ func checkVerification(rm *objstore.Remote) error {
 	return nil
 }
 
-// setVerifiers loads the Ed25519 keys for the remote's sign-verify and
-// sign-verify-summary options.
+// setVerifiers sets up the checks the remote's gpg-verify,
+// gpg-verify-summary, sign-verify and sign-verify-summary options ask for.
 func (p *puller) setVerifiers(rm *objstore.Remote) error {
 	dirs := p.opts.TrustDirs
 	if dirs == nil {
 		dirs = defaultTrustDirs()
 	}
-	var err error
-	if p.commitVerifier, err = newVerifier(rm, "sign-verify", dirs); err != nil {
+	var commit, summary allChecks
+	if rm.GPGVerify || rm.GPGVerifySummary {
+		k, err := p.gpgKeyring(rm)
+		if err != nil {
+			return err
+		}
+		g := &gpgCheck{remote: rm.Name, keyring: k, p: p}
+		if rm.GPGVerify {
+			commit = append(commit, g)
+		}
+		if rm.GPGVerifySummary {
+			summary = append(summary, g)
+		}
+	}
+	v, err := newVerifier(rm, "sign-verify", dirs)
+	if err != nil {
 		return err
 	}
-	p.summaryVerifier, err = newVerifier(rm, "sign-verify-summary", dirs)
-	return err
+	if v != nil {
+		commit = append(commit, v)
+	}
+	if v, err = newVerifier(rm, "sign-verify-summary", dirs); err != nil {
+		return err
+	}
+	if v != nil {
+		summary = append(summary, v)
+	}
+	if len(commit) > 0 {
+		p.commitVerifier = commit
+	}
+	if len(summary) > 0 {
+		p.summaryVerifier = summary
+	}
+	return nil
 }
 
 // puller holds the state of one pull.
@@ -244,7 +270,7 @@ type puller struct {
 	branches                        []string
 	// commitVerifier and summaryVerifier check Ed25519 signatures when
 	// the remote asks for them (nil otherwise).
-	commitVerifier, summaryVerifier *verifier
+	commitVerifier, summaryVerifier sigCheck
 
 	// sem bounds concurrent metadata requests.
 	sem chan struct{}
@@ -678,9 +704,6 @@ func FetchSummary(ctx context.Context, repo *objstore.Repo, remote string, opts 
 	rm, err := repo.Remote(remote, &opts.Remotes)
 	if err != nil {
 		return nil, nil, err
-	}
-	if rm.GPGVerifySummary {
-		return nil, nil, fmt.Errorf("remote %q requires a signed summary (gpg-verify-summary=true), which gostree cannot verify yet", rm.Name)
 	}
 	p := newPuller(repo, opts)
 	defer p.close()
