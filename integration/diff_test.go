@@ -1,7 +1,9 @@
 package integration_test
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -55,10 +57,63 @@ func TestDiffMatchesOstree(t *testing.T) {
 			t.Errorf("diff %v:\nostree:\n%s\ngostree:\n%s", args, o.stdout, g.stdout)
 		}
 	}
+	// Directories on disk (absolute paths), on either side or both, with
+	// an xattr ostree's commit of b lacks, and owner overrides.
+	exec.Command("setfattr", "-n", "user.extra", "-v", "1", filepath.Join(b, "keep")).Run()
+	for _, args := range [][]string{
+		{"left", b}, {b, "left"}, {a, b}, {"right", b}, {"--no-xattrs", "right", b},
+		{"--owner-uid=1234", "right", b}, {"--owner-gid=99", "--no-xattrs", "right", b}, {a, a},
+	} {
+		o := ostreeRun(t, append([]string{"diff", "--repo=" + repo}, args...)...)
+		g := gostreeRun(t, append([]string{"diff", "--repo=" + repo}, args...)...)
+		if o.code != 0 || g.code != 0 {
+			t.Errorf("diff %v: ostree %v\ngostree %v", args, o, g)
+			continue
+		}
+		if o.stdout != g.stdout {
+			t.Errorf("diff %v:\nostree:\n%s\ngostree:\n%s", args, o.stdout, g.stdout)
+		}
+	}
+
 	// The first commit has no parent: both fail.
 	o := ostreeRun(t, "diff", "--repo="+repo, "left")
 	g := gostreeRun(t, "diff", "--repo="+repo, "left")
 	if o.code == 0 || g.code == 0 {
 		t.Errorf("diff of a commit without parent: ostree exit %d, gostree exit %d", o.code, g.code)
+	}
+}
+
+// TestDiffBigDirMatchesOstree: in a directory of more than one batch of
+// GLib's enumerator (1000 entries, each batch sorted by inode), the order
+// of what ostree diff lists from disk is followed too.
+func TestDiffBigDirMatchesOstree(t *testing.T) {
+	requireGostree(t)
+	requireOstree(t)
+	repo := filepath.Join(t.TempDir(), "repo")
+	ostree(t, "init", "--repo="+repo, "--mode=bare-user")
+	dir := filepath.Join(t.TempDir(), "big")
+	os.MkdirAll(dir, 0o755)
+	for i := range 2500 {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", (i*7919)%2500)), []byte(fmt.Sprint(i)), 0o644)
+	}
+	ostree(t, "commit", "--repo="+repo, "-b", "big", "--timestamp=@1", "--tree=dir="+dir)
+	for i := 0; i < 2500; i += 7 {
+		os.Remove(filepath.Join(dir, fmt.Sprintf("f%04d", i)))
+	}
+	for i := 1; i < 2500; i += 11 {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%04d", i)), []byte("changed"), 0o644)
+	}
+	for i := range 1200 {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("new%04d", (i*31)%1200)), nil, 0o644)
+	}
+	for _, args := range [][]string{{"big", dir}, {dir, "big"}} {
+		o := ostreeRun(t, append([]string{"diff", "--repo=" + repo}, args...)...)
+		g := gostreeRun(t, append([]string{"diff", "--repo=" + repo}, args...)...)
+		if o.code != 0 || g.code != 0 {
+			t.Fatalf("diff %v: ostree %v\ngostree %v", args, o, g)
+		}
+		if o.stdout != g.stdout {
+			t.Errorf("diff %v differs:\n%s", args, diffText(o.stdout, g.stdout))
+		}
 	}
 }

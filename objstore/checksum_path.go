@@ -13,12 +13,30 @@ import (
 // object checksum, or a directory's dirmeta checksum, from its mode,
 // owner, group and (unless ignoreXattrs) extended attributes.
 func ChecksumPath(path string, ignoreXattrs bool) (ID, error) {
+	return ChecksumPathWith(path, &ChecksumOptions{IgnoreXattrs: ignoreXattrs, UID: -1, GID: -1})
+}
+
+// ChecksumOptions tune ChecksumPathWith.
+type ChecksumOptions struct {
+	IgnoreXattrs bool
+	// UID and GID, when not negative, replace the file's owner.
+	UID, GID int
+}
+
+// ChecksumPathWith is ChecksumPath with an owner override.
+func ChecksumPathWith(path string, o *ChecksumOptions) (ID, error) {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
 		return ID{}, &os.PathError{Op: "lstat", Path: path, Err: err}
 	}
 	m := &Meta{Mode: st.Mode, UID: st.Uid, GID: st.Gid}
-	if !ignoreXattrs {
+	if o.UID >= 0 {
+		m.UID = uint32(o.UID)
+	}
+	if o.GID >= 0 {
+		m.GID = uint32(o.GID)
+	}
+	if !o.IgnoreXattrs {
 		xs, err := pathXattrs(path).readAll()
 		if err != nil {
 			return ID{}, fmt.Errorf("checksum %s: %w", path, err)

@@ -12,29 +12,25 @@ import (
 )
 
 func newDiffCmd(a *app) *cobra.Command {
-	var stats, fsDiff bool
+	var stats, fsDiff, noXattrs bool
+	var ownerUID, ownerGID int
 	cmd := &cobra.Command{
-		Use:   "diff [--stats] [--fs-diff] REV [REV]",
-		Short: "Compare two commits (one REV: its parent and it)",
+		Use:   "diff [--stats] [--fs-diff] [--no-xattrs] [--owner-uid=N] [--owner-gid=N] REV_OR_DIR [REV_OR_DIR]",
+		Short: "Compare two commits or directories (one REV: its parent and it)",
 		Long: `List what differs between two commits as ostree diff does: "M    PATH" for
 modified files and directories, "D    PATH" for removed, "A    PATH" for
 added ones (with everything below an added directory). With one REV, its
-parent is compared with it. --stats prints object counts: the objects each
-commit reaches and those they share, with their size.
-
-Comparing with a directory on disk (an argument starting with / or ./), which
-ostree also allows, is not supported: commit the directory first.`,
+parent is compared with it. An argument starting with / or ./ is a directory
+on disk, whose files are checksummed as a commit would record them (with
+--owner-uid/--owner-gid standing for the owner of the second one's files).
+--stats prints object counts: the objects each commit reaches and those they
+share, with their size.`,
 		Args: rangeArgs(1, 2),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
 			src, target := args[0]+"^", args[0]
 			if len(args) == 2 {
 				src, target = args[0], args[1]
-			}
-			for _, s := range []string{src, target} {
-				if strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") {
-					return fmt.Errorf("diff %s: comparing with a directory on disk is not supported", s)
-				}
 			}
 			if !stats && !fsDiff {
 				fsDiff = true
@@ -43,16 +39,23 @@ ostree also allows, is not supported: commit the directory first.`,
 			if err != nil {
 				return err
 			}
-			ida, err := repo.ResolveRev(ctx, src)
+			side := func(s string) (objstore.DiffSide, error) {
+				if strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") {
+					return objstore.DiffSide{Dir: s}, nil
+				}
+				id, err := repo.ResolveRev(ctx, s)
+				return objstore.DiffSide{Repo: repo, Commit: id}, err
+			}
+			sa, err := side(src)
 			if err != nil {
 				return err
 			}
-			idb, err := repo.ResolveRev(ctx, target)
+			sb, err := side(target)
 			if err != nil {
 				return err
 			}
 			if fsDiff {
-				d, err := repo.DiffCommits(ctx, ida, idb)
+				d, err := objstore.DiffTrees(ctx, sa, sb, &objstore.DiffOptions{NoXattrs: noXattrs, OwnerUID: ownerUID, OwnerGID: ownerGID})
 				if err != nil {
 					return err
 				}
@@ -66,6 +69,10 @@ ostree also allows, is not supported: commit the directory first.`,
 				}
 			}
 			if stats {
+				if sa.Dir != "" || sb.Dir != "" {
+					return fmt.Errorf("diff --stats compares commits, not directories")
+				}
+				ida, idb := sa.Commit, sb.Commit
 				ra, err := commitObjects(c, repo, ida)
 				if err != nil {
 					return err
@@ -95,6 +102,9 @@ ostree also allows, is not supported: commit the directory first.`,
 	}
 	cmd.Flags().BoolVar(&stats, "stats", false, "print various statistics")
 	cmd.Flags().BoolVar(&fsDiff, "fs-diff", false, "print filesystem diff")
+	cmd.Flags().BoolVar(&noXattrs, "no-xattrs", false, "skip extended attributes")
+	cmd.Flags().IntVar(&ownerUID, "owner-uid", -1, "use file ownership user id for local files")
+	cmd.Flags().IntVar(&ownerGID, "owner-gid", -1, "use file ownership group id for local files")
 	return cmd
 }
 
