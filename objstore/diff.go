@@ -320,4 +320,3 @@ func addAll(ctx context.Context, d *TreeDiff, n *diffNode) error {
 	}
 	return nil
 }
-
