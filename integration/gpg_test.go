@@ -60,3 +60,69 @@ func TestRemoteGPGImportMatchesOstree(t *testing.T) {
 		t.Errorf("ostree remote gpg-list-keys with gostree's keyring:\n%s", out)
 	}
 }
+
+// TestGPGSignVerifiedByOstree: commits and summaries gostree signs (commit
+// --gpg-sign, gpg-sign, summary -u --gpg-sign) pass ostree's GPG checks
+// (pull-local --gpg-verify --gpg-verify-summary), and gpg-sign --delete
+// takes the signature away.
+func TestGPGSignVerifiedByOstree(t *testing.T) {
+	requireGostree(t)
+	requireOstree(t)
+	if _, err := exec.LookPath("gpg"); err != nil {
+		skipf(t, "gpg not installed (apt-get install gnupg)")
+	}
+	home, err := os.MkdirTemp("", "gostree-gpg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
+		os.RemoveAll(home)
+	})
+	gpg := func(args ...string) string {
+		out, err := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("gpg %v: %v", args, err)
+		}
+		return string(out)
+	}
+	gpg("--quick-gen-key", "Gostree Signer <signer@example.invalid>", "rsa2048", "sign", "0")
+	var fpr string
+	for _, l := range strings.Split(gpg("--list-keys", "--with-colons"), "\n") {
+		if strings.HasPrefix(l, "fpr:") {
+			fpr = strings.Split(l, ":")[9]
+			break
+		}
+	}
+	pub := filepath.Join(t.TempDir(), "pub.asc")
+	os.WriteFile(pub, []byte(gpg("--export", "--armor")), 0o644)
+
+	src := newRepo(t, "gostree", "archive")
+	tree := t.TempDir()
+	os.WriteFile(filepath.Join(tree, "f"), []byte("signed\n"), 0o644)
+	commit := checksumOf(t, gostree(t, "commit", "--repo="+src, "-b", "main", "--gpg-sign="+fpr, "--gpg-homedir="+home, "--timestamp="+fixedTimestamp, tree))
+	unsigned := checksumOf(t, gostree(t, "commit", "--repo="+src, "-b", "unsigned", "--timestamp="+fixedTimestamp, t.TempDir()))
+	gostree(t, "summary", "--repo="+src, "-u", "--gpg-sign="+fpr, "--gpg-homedir="+home)
+
+	verify := func(ref string) result {
+		dst := newRepo(t, "ostree", "archive")
+		ostree(t, "remote", "add", "--repo="+dst, "--gpg-import="+pub, "origin", "http://127.0.0.1:1/unused")
+		return ostreeRun(t, "pull-local", "--repo="+dst, "--gpg-verify", "--gpg-verify-summary", "--remote=origin", src, ref)
+	}
+	if r := verify("main"); r.code != 0 {
+		t.Fatalf("ostree refuses gostree's signed commit: %v", r)
+	}
+	if r := verify("unsigned"); r.code == 0 {
+		t.Errorf("ostree accepted the unsigned commit %s", unsigned)
+	}
+	if out := gostree(t, "gpg-sign", "--repo="+src, "--delete", commit, fpr[len(fpr)-16:]); out != "Signatures deleted: 1\n" {
+		t.Errorf("gpg-sign --delete printed %q", out)
+	}
+	if r := verify("main"); r.code == 0 {
+		t.Error("ostree accepted the commit after its signature was deleted")
+	}
+	gostree(t, "gpg-sign", "--repo="+src, "--gpg-homedir="+home, commit, fpr)
+	if r := verify("main"); r.code != 0 {
+		t.Errorf("ostree refuses the re-signed commit: %v", r)
+	}
+}

@@ -21,6 +21,8 @@ import (
 type commitFlags struct {
 	branch, subject, body, bodyFile, timestamp, parent string
 	metaStrings, metaVariants, trees, bindRefs         []string
+	gpgSign                                            []string
+	gpgHomedir                                         string
 	orphan, noXattrs, canonical, noBindings            bool
 	tarAutocreate, skipIfUnchanged, tableOutput        bool
 	ownerUID, ownerGID                                 int
@@ -54,6 +56,8 @@ func newCommitCmd(a *app) *cobra.Command {
 	fl.StringArrayVar(&f.metaVariants, "add-metadata", nil, "add a key/value pair to metadata, VALUE in GVariant text format (KEY=VALUE, e.g. n=5, t='x', l=[1, 2], u='uint64 3')")
 	fl.StringArrayVar(&f.trees, "tree", nil, "overlay the given argument as a tree: dir=PATH, tar=TARFILE or ref=COMMIT")
 	fl.StringArrayVar(&f.keepMetadata, "keep-metadata", nil, "keep metadata KEY and its value from the parent commit")
+	fl.StringArrayVar(&f.gpgSign, "gpg-sign", nil, "GPG key ID to sign the commit with (repeatable; made by the gpg tool)")
+	fl.StringVar(&f.gpgHomedir, "gpg-homedir", "", "GPG homedir to use when looking for keyrings")
 	fl.StringArrayVar(&f.bindRefs, "bind-ref", nil, "add a ref to the ref binding commit metadata")
 	fl.BoolVar(&f.orphan, "orphan", false, "create a commit without writing a ref")
 	fl.BoolVar(&f.noXattrs, "no-xattrs", false, "do not import extended attributes")
@@ -267,12 +271,24 @@ func (a *app) commit(ctx context.Context, f *commitFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	if f.branch != "" {
+	// A commit to sign gets its ref only once signed, so the ref never
+	// names it unsigned.
+	if f.branch != "" && len(f.gpgSign) == 0 {
 		tx.SetRef(f.branch, id)
 	}
 	stats := tx.Stats()
 	if err := tx.Commit(ctx); err != nil {
 		return err
+	}
+	if len(f.gpgSign) > 0 {
+		if err := gpgSignCommit(ctx, repo, id, f.gpgSign, f.gpgHomedir); err != nil {
+			return fmt.Errorf("commit %s written, but not signed: %w", id, err)
+		}
+		if f.branch != "" {
+			if err := repo.SetRef(ctx, f.branch, &id); err != nil {
+				return err
+			}
+		}
 	}
 	if f.consume {
 		// Only once the commit is durable, and like ostree the whole

@@ -16,6 +16,8 @@ import (
 
 func newSummaryCmd(a *app) *cobra.Command {
 	var update, view, raw bool
+	var gpgSign []string
+	var gpgHomedir string
 	var add []string
 	cmd := &cobra.Command{
 		Use:   "summary (-u [-m KEY=VALUE]... | --view | --raw)",
@@ -46,6 +48,11 @@ func newSummaryCmd(a *app) *cobra.Command {
 				if _, err := repo.UpdateSummary(ctx, &objstore.SummaryOptions{Metadata: md}); err != nil {
 					return err
 				}
+				if len(gpgSign) > 0 {
+					if err := gpgSignSummary(ctx, repo, gpgSign, gpgHomedir); err != nil {
+						return err
+					}
+				}
 			}
 			if view || raw {
 				s, err := repo.ReadSummary(ctx)
@@ -63,6 +70,8 @@ func newSummaryCmd(a *app) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&update, "update", "u", false, "update the summary")
+	f.StringArrayVar(&gpgSign, "gpg-sign", nil, "GPG key ID to sign the summary with (repeatable; writes summary.sig)")
+	f.StringVar(&gpgHomedir, "gpg-homedir", "", "GPG homedir to use when looking for keyrings")
 	f.BoolVar(&view, "view", false, "view the local summary file (ostree's -v; here -v is --verbose)")
 	f.BoolVar(&raw, "raw", false, "view the raw GVariant of the summary file")
 	f.StringArrayVarP(&add, "add-metadata", "m", nil, "additional metadata KEY=VALUE, VALUE in GVariant text format (e.g. \"'text'\", 5, true)")

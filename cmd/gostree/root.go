@@ -89,7 +89,7 @@ func newRootCmd(a *app) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err.Error()} })
 	root.AddCommand(
 		newInitCmd(a), newCommitCmd(a), newLogCmd(a), newShowCmd(a), newLsCmd(a), newCatCmd(a),
-		newRefsCmd(a), newRevParseCmd(a), newCheckoutCmd(a), newFsckCmd(a), newPruneCmd(a), newDiffCmd(a), newConfigCmd(a), newResetCmd(a), newChecksumCmd(a), newExportCmd(a), newFsverityCmd(a),
+		newRefsCmd(a), newRevParseCmd(a), newCheckoutCmd(a), newFsckCmd(a), newPruneCmd(a), newDiffCmd(a), newConfigCmd(a), newResetCmd(a), newChecksumCmd(a), newExportCmd(a), newGPGSignCmd(a), newFsverityCmd(a),
 		newComposefsCmd(a),
 		newMountCmd(a),
 		newRemoteCmd(a), newPullCmd(a), newPullLocalCmd(a), newSummaryCmd(a), newServeCmd(a),

@@ -2,8 +2,10 @@ package gpgverify
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,3 +84,27 @@ func FuzzReadKeys(f *testing.F) {
 }
 
 func readFileForSeed(p string) ([]byte, error) { return os.ReadFile(p) }
+
+func TestSignedBy(t *testing.T) {
+	_, e := testKeyring(t)
+	var sig bytes.Buffer
+	if err := openpgp.DetachSign(&sig, e, bytes.NewReader([]byte("x")), nil); err != nil {
+		t.Fatal(err)
+	}
+	fp := fmt.Sprintf("%X", e.PrimaryKey.Fingerprint)
+	id := fmt.Sprintf("%016X", e.PrimaryKey.KeyId)
+	for _, c := range []struct {
+		key  string
+		want bool
+	}{
+		{fp, true}, {id, true}, {"0x" + id, true}, {id[8:], true}, {strings.ToLower(id), true},
+		{"0123456789ABCDEF", false}, {"", false},
+	} {
+		if got := SignedBy(sig.Bytes(), c.key); got != c.want {
+			t.Errorf("SignedBy(%q) = %v; want %v", c.key, got, c.want)
+		}
+	}
+	if SignedBy([]byte("not a signature"), id) {
+		t.Error("garbage counted as signed")
+	}
+}
