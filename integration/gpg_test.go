@@ -104,10 +104,18 @@ func TestGPGSignVerifiedByOstree(t *testing.T) {
 	unsigned := checksumOf(t, gostree(t, "commit", "--repo="+src, "-b", "unsigned", "--timestamp="+fixedTimestamp, t.TempDir()))
 	gostree(t, "summary", "--repo="+src, "-u", "--gpg-sign="+fpr, "--gpg-homedir="+home)
 
+	// Both tools' pull-local --gpg-verify agree on every state.
 	verify := func(ref string) result {
 		dst := newRepo(t, "ostree", "archive")
 		ostree(t, "remote", "add", "--repo="+dst, "--gpg-import="+pub, "origin", "http://127.0.0.1:1/unused")
-		return ostreeRun(t, "pull-local", "--repo="+dst, "--gpg-verify", "--gpg-verify-summary", "--remote=origin", src, ref)
+		o := ostreeRun(t, "pull-local", "--repo="+dst, "--gpg-verify", "--gpg-verify-summary", "--remote=origin", src, ref)
+		gdst := newRepo(t, "gostree", "archive")
+		gostree(t, "remote", "add", "--repo="+gdst, "--gpg-import="+pub, "origin", "http://127.0.0.1:1/unused")
+		g := gostreeRun(t, "pull-local", "--repo="+gdst, "--gpg-verify", "--gpg-verify-summary", "--remote=origin", src, ref)
+		if (o.code == 0) != (g.code == 0) {
+			t.Errorf("pull-local --gpg-verify %s: ostree exit %d, gostree exit %d (%s)", ref, o.code, g.code, strings.TrimSpace(g.stderr))
+		}
+		return o
 	}
 	if r := verify("main"); r.code != 0 {
 		t.Fatalf("ostree refuses gostree's signed commit: %v", r)

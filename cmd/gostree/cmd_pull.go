@@ -97,8 +97,9 @@ func newPullCmd(a *app) *cobra.Command {
 func newPullLocalCmd(a *app) *cobra.Command {
 	var f pullFlags
 	var remote string
+	var gpgVerify, gpgVerifySummary bool
 	cmd := &cobra.Command{
-		Use:   "pull-local [--remote=REMOTE] [--depth=N] SRC_REPO [REF...]",
+		Use:   "pull-local [--remote=REMOTE [--gpg-verify] [--gpg-verify-summary]] [--depth=N] SRC_REPO [REF...]",
 		Short: "Copy refs from another local repository, verifying every object",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 {
@@ -113,6 +114,7 @@ func newPullLocalCmd(a *app) *cobra.Command {
 			}
 			opts := f.options(a)
 			opts.RefPrefix = remote
+			opts.LocalGPGVerify, opts.LocalGPGVerifySummary = gpgVerify, gpgVerifySummary
 			prog := a.newProgress(f.quiet)
 			opts.Progress = prog.update
 			res, err := pull.PullLocal(cmd.Context(), repo, args[0], args[1:], opts)
@@ -126,6 +128,8 @@ func newPullLocalCmd(a *app) *cobra.Command {
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&remote, "remote", "", "write refs as REMOTE:REF instead of local branches")
+	cmd.Flags().BoolVar(&gpgVerify, "gpg-verify", false, "GPG verify commits with the keys of --remote")
+	cmd.Flags().BoolVar(&gpgVerifySummary, "gpg-verify-summary", false, "GPG verify the source's summary with the keys of --remote")
 	return cmd
 }
 

@@ -91,6 +91,11 @@ type Options struct {
 	// GPGKeyringDirs hold keyrings (*.gpg) trusted for every remote with
 	// gpg-verify; nil means /usr/share/ostree/trusted.gpg.d.
 	GPGKeyringDirs []string
+	// LocalGPGVerify and LocalGPGVerifySummary make PullLocal check the
+	// commits' (and the source's summary's) GPG signatures against the
+	// keys of the remote named by RefPrefix, as ostree pull-local
+	// --gpg-verify --remote=REMOTE does.
+	LocalGPGVerify, LocalGPGVerifySummary bool
 }
 
 // RefUpdate is a ref a pull wrote (or found already up to date).
@@ -182,6 +187,33 @@ func PullLocal(ctx context.Context, repo *objstore.Repo, srcPath string, refs []
 			return nil, err
 		}
 		p.refPrefix = opts.RefPrefix + ":"
+	}
+	if opts.LocalGPGVerify || opts.LocalGPGVerifySummary {
+		if opts.RefPrefix == "" {
+			return nil, errors.New("pull-local: GPG verification needs --remote, whose keys it uses")
+		}
+		rm, err := repo.Remote(opts.RefPrefix, &opts.Remotes)
+		if err != nil {
+			return nil, err
+		}
+		k, err := p.gpgKeyring(rm)
+		if err != nil {
+			return nil, err
+		}
+		g := &gpgCheck{remote: rm.Name, keyring: k, p: p}
+		if opts.LocalGPGVerify {
+			p.commitVerifier = g
+		}
+		if opts.LocalGPGVerifySummary {
+			p.summaryVerifier = g
+			data, err := p.src.summary(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if err := p.verifySummary(ctx, data); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if len(refs) == 0 {
 		all, err := src.Refs(ctx)
