@@ -14,25 +14,7 @@ import (
 func TestRemoteGPGImportMatchesOstree(t *testing.T) {
 	requireGostree(t)
 	requireOstree(t)
-	if _, err := exec.LookPath("gpg"); err != nil {
-		skipf(t, "gpg not installed (apt-get install gnupg)")
-	}
-	home, err := os.MkdirTemp("", "gostree-gpg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
-	gpg := func(args ...string) string {
-		out, err := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...).Output()
-		if err != nil {
-			t.Fatalf("gpg %v: %v", args, err)
-		}
-		return string(out)
-	}
-	gpg("--quick-gen-key", "Import Test <import@example.invalid>", "ed25519", "sign", "0")
+	_, gpg := newGPGHome(t, "Import Test <import@example.invalid>", "ed25519")
 	dir := t.TempDir()
 	asc, bin := filepath.Join(dir, "pub.asc"), filepath.Join(dir, "pub.gpg")
 	os.WriteFile(asc, []byte(gpg("--export", "--armor")), 0o644)
@@ -68,25 +50,7 @@ func TestRemoteGPGImportMatchesOstree(t *testing.T) {
 func TestGPGSignVerifiedByOstree(t *testing.T) {
 	requireGostree(t)
 	requireOstree(t)
-	if _, err := exec.LookPath("gpg"); err != nil {
-		skipf(t, "gpg not installed (apt-get install gnupg)")
-	}
-	home, err := os.MkdirTemp("", "gostree-gpg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
-	gpg := func(args ...string) string {
-		out, err := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...).Output()
-		if err != nil {
-			t.Fatalf("gpg %v: %v", args, err)
-		}
-		return string(out)
-	}
-	gpg("--quick-gen-key", "Gostree Signer <signer@example.invalid>", "rsa2048", "sign", "0")
+	home, gpg := newGPGHome(t, "Gostree Signer <signer@example.invalid>", "rsa2048")
 	var fpr string
 	for _, l := range strings.Split(gpg("--list-keys", "--with-colons"), "\n") {
 		if strings.HasPrefix(l, "fpr:") {
@@ -133,4 +97,31 @@ func TestGPGSignVerifiedByOstree(t *testing.T) {
 	if r := verify("main"); r.code != 0 {
 		t.Errorf("ostree refuses the re-signed commit: %v", r)
 	}
+}
+
+// newGPGHome makes a GnuPG home holding one unprotected signing key and
+// returns it with a runner of gpg on it, or skips without gpg.
+func newGPGHome(t *testing.T, uid, algo string) (string, func(args ...string) string) {
+	t.Helper()
+	if _, err := exec.LookPath("gpg"); err != nil {
+		skipf(t, "gpg not installed (apt-get install gnupg)")
+	}
+	home, err := os.MkdirTemp("", "gostree-gpg-") // short: the agent's socket path is limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
+		os.RemoveAll(home)
+	})
+	gpg := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("gpg %v: %v", args, err)
+		}
+		return string(out)
+	}
+	gpg("--quick-gen-key", uid, algo, "sign", "0")
+	return home, gpg
 }

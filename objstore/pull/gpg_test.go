@@ -178,23 +178,7 @@ func TestPullGPG(t *testing.T) {
 			if opts.GPGKeyringDirs == nil {
 				opts.GPGKeyringDirs = []string{}
 			}
-			_, err := pull.Pull(t.Context(), dst, "origin", []string{tc.ref}, opts)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkComplete(t, src, dst, commit)
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error = %v, want %q", err, tc.want)
-			}
-			if _, err := dst.ResolveRef("origin:" + tc.ref); err == nil {
-				t.Error("ref written despite the failed verification")
-			}
-			if ok, _ := dst.HasObject(unsigned, objstore.TypeCommit); ok {
-				t.Error("unsigned commit stored")
-			}
+			checkVerifiedPull(t, src, dst, tc.ref, opts, tc.want, commit, unsigned)
 		})
 	}
 

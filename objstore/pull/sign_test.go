@@ -125,24 +125,7 @@ func TestPullEd25519(t *testing.T) {
 			if tc.trust != "" {
 				opts.TrustDirs = []string{tc.trust}
 			}
-			_, err := pull.Pull(t.Context(), dst, "origin", []string{tc.ref}, opts)
-			if tc.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkComplete(t, src, dst, commit)
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error = %v, want %q", err, tc.want)
-			}
-			if _, err := dst.ResolveRef("origin:" + tc.ref); err == nil {
-				t.Error("ref written despite the failed verification")
-			}
-			if ok, _ := dst.HasObject(unsigned, objstore.TypeCommit); ok {
-				t.Error("unsigned commit stored")
-			}
-			fsckClean(t, dst)
+			checkVerifiedPull(t, src, dst, tc.ref, opts, tc.want, commit, unsigned)
 		})
 	}
 
@@ -157,4 +140,29 @@ func TestPullEd25519(t *testing.T) {
 	if _, _, err := pull.FetchSummary(t.Context(), dst, "origin", &pull.Options{TrustDirs: []string{}}); !errors.Is(err, pull.ErrSignature) {
 		t.Errorf("FetchSummary: error = %v, want ErrSignature", err)
 	}
+}
+
+// checkVerifiedPull pulls ref from origin and checks the outcome: with want
+// empty, a complete copy of commit; otherwise an error containing want, no
+// ref written, the unsigned commit not stored and a clean repository.
+func checkVerifiedPull(t *testing.T, src, dst *objstore.Repo, ref string, opts *pull.Options, want string, commit, unsigned objstore.ID) {
+	t.Helper()
+	_, err := pull.Pull(t.Context(), dst, "origin", []string{ref}, opts)
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkComplete(t, src, dst, commit)
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error = %v, want %q", err, want)
+	}
+	if _, err := dst.ResolveRef("origin:" + ref); err == nil {
+		t.Error("ref written despite the failed verification")
+	}
+	if ok, _ := dst.HasObject(unsigned, objstore.TypeCommit); ok {
+		t.Error("unsigned commit stored")
+	}
+	fsckClean(t, dst)
 }
