@@ -78,29 +78,7 @@ func (k *gpgKey) sign(t *testing.T, data []byte) []byte {
 // gpg-sign does.
 func gpgSignCommit(t *testing.T, r *objstore.Repo, commit objstore.ID, k *gpgKey) {
 	t.Helper()
-	data, err := r.ReadMetaObject(t.Context(), commit, objstore.TypeCommit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := r.LoadCommitMeta(t.Context(), commit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sigs []any
-	if v, ok := md.Lookup(gpgverify.SignaturesKey); ok {
-		sigs = v.Value.([]any)
-	}
-	md.Set(gpgverify.SignaturesKey, gvariant.NewVariant("aay", append(sigs, k.sign(t, data))))
-	tx, err := r.Begin(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.WriteCommitMeta(t.Context(), commit, md); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	addCommitSignature(t, r, commit, gpgverify.SignaturesKey, func(data []byte) []byte { return k.sign(t, data) })
 }
 
 func gpgSignSummary(t *testing.T, r *objstore.Repo, k *gpgKey) {

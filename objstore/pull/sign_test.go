@@ -19,6 +19,13 @@ import (
 // metadata, as `ostree sign` does.
 func signCommit(t *testing.T, r *objstore.Repo, commit objstore.ID, key ed25519.PrivateKey) {
 	t.Helper()
+	addCommitSignature(t, r, commit, "ostree.sign.ed25519", func(data []byte) []byte { return ed25519.Sign(key, data) })
+}
+
+// addCommitSignature appends sign(commit object) to the "aay" entry mdKey
+// of the commit's detached metadata.
+func addCommitSignature(t *testing.T, r *objstore.Repo, commit objstore.ID, mdKey string, sign func([]byte) []byte) {
+	t.Helper()
 	data, err := r.ReadMetaObject(t.Context(), commit, objstore.TypeCommit)
 	if err != nil {
 		t.Fatal(err)
@@ -28,11 +35,10 @@ func signCommit(t *testing.T, r *objstore.Repo, commit objstore.ID, key ed25519.
 		t.Fatal(err)
 	}
 	var sigs []any
-	if v, ok := md.Lookup("ostree.sign.ed25519"); ok {
+	if v, ok := md.Lookup(mdKey); ok {
 		sigs = v.Value.([]any)
 	}
-	sigs = append(sigs, ed25519.Sign(key, data))
-	md.Set("ostree.sign.ed25519", gvariant.NewVariant("aay", sigs))
+	md.Set(mdKey, gvariant.NewVariant("aay", append(sigs, sign(data))))
 	tx, err := r.Begin(t.Context())
 	if err != nil {
 		t.Fatal(err)
