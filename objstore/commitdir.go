@@ -186,11 +186,13 @@ func (tx *Transaction) WriteDir(ctx context.Context, dir string, mt *MutableTree
 	walkErr := tx.walkDir(ctx, abs, "", mt, mod, ch)
 	close(ch)
 	wg.Wait()
+	// A worker's failure cancels the walk, which then stops with
+	// context.Canceled: report the failure, not the cancellation.
+	if cause := context.Cause(ctx); cause != nil && (walkErr == nil || errors.Is(walkErr, context.Canceled)) {
+		return cause
+	}
 	if walkErr != nil {
 		return walkErr
-	}
-	if err := context.Cause(ctx); err != nil {
-		return err
 	}
 	if cache != nil {
 		if err := cache.save(start); err != nil {

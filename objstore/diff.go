@@ -97,7 +97,8 @@ type ownerOverride struct{ uid, gid int }
 // diffNode is a directory of either side.
 type diffNode struct {
 	repo     *Repo
-	tree     ID // a commit's dirtree; zero on disk
+	tree     ID       // a commit's dirtree; zero on disk
+	dt       *DirTree // tree, once loaded
 	dir      string
 	printed  string // how its paths print: "/x" in a commit, "x" on disk
 	owner    *ownerOverride
@@ -138,12 +139,24 @@ func (n *diffNode) path(name string) string {
 	return path.Join(n.printed, name)
 }
 
-// entries lists the directory in its enumeration order.
-func (n *diffNode) entries(ctx context.Context) ([]diffEntry, error) {
-	if !n.onDisk() {
+// dirTree loads a commit directory's dirtree once.
+func (n *diffNode) dirTree(ctx context.Context) (*DirTree, error) {
+	if n.dt == nil {
 		dt, err := n.repo.LoadDirTree(ctx, n.tree)
 		if err != nil {
 			return nil, fmt.Errorf("diff %s: %w", n.printed, err)
+		}
+		n.dt = dt
+	}
+	return n.dt, nil
+}
+
+// entries lists the directory in its enumeration order.
+func (n *diffNode) entries(ctx context.Context) ([]diffEntry, error) {
+	if !n.onDisk() {
+		dt, err := n.dirTree(ctx)
+		if err != nil {
+			return nil, err
 		}
 		out := make([]diffEntry, 0, len(dt.Files)+len(dt.Dirs))
 		for _, f := range dt.Files {
@@ -194,7 +207,7 @@ func (n *diffNode) entries(ctx context.Context) ([]diffEntry, error) {
 // lookup finds name in the directory.
 func (n *diffNode) lookup(ctx context.Context, name string) (diffEntry, bool, error) {
 	if !n.onDisk() {
-		dt, err := n.repo.LoadDirTree(ctx, n.tree)
+		dt, err := n.dirTree(ctx)
 		if err != nil {
 			return diffEntry{}, false, err
 		}
@@ -233,6 +246,7 @@ func (n *diffNode) checksum(e diffEntry) (ID, error) {
 
 func (n *diffNode) child(e diffEntry) *diffNode {
 	c := *n
+	c.dt = nil
 	c.printed = n.path(e.name)
 	if n.onDisk() {
 		c.dir = filepath.Join(n.dir, e.name)

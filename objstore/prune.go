@@ -364,7 +364,7 @@ func (w *pruneWalk) younger(id ID, since int64) error {
 			return nil
 		}
 		if _, ok := w.kept[id]; !ok {
-			if _, err := w.keep(id, 0); err != nil {
+			if err := w.keepLoaded(id, c, 0); err != nil {
 				return err
 			}
 		}
@@ -385,20 +385,25 @@ func (w *pruneWalk) keep(id ID, rem int) (*Commit, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c, w.keepLoaded(id, c, rem)
+}
+
+// keepLoaded is keep for a commit already loaded.
+func (w *pruneWalk) keepLoaded(id ID, c *Commit, rem int) error {
 	_, seen := w.kept[id]
 	w.kept[id] = rem
 	w.live[ObjectName{id, TypeCommit}] = true
 	if seen || w.commitOnly {
-		return c, nil
+		return nil
 	}
 	partial := false
 	if _, err := os.Stat(filepath.Join(w.r.path, "state", id.String()+".commitpartial")); err == nil {
 		partial = true
 	}
 	if err := w.tree(c.RootTree, c.RootMeta, partial); err != nil {
-		return nil, fmt.Errorf("commit %s: %w", id, err)
+		return fmt.Errorf("commit %s: %w", id, err)
 	}
-	return c, nil
+	return nil
 }
 
 // tree marks a dirtree, its dirmeta and everything below; files and
