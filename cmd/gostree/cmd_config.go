@@ -93,12 +93,7 @@ func newResetCmd(a *app) *cobra.Command {
 		Use:   "reset REF COMMIT",
 		Short: "Reset a REF to a previous COMMIT",
 		Long:  "Point an existing ref at another commit (any stored commit, as ostree reset allows).",
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) < 2 {
-				return usagef("a REF and COMMIT argument is required")
-			}
-			return nil
-		},
+		Args:  minArgs(2, "a REF and COMMIT argument is required"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
 			repo, err := a.openRepo()

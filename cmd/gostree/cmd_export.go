@@ -23,11 +23,7 @@ a slash to put the tree in a directory.`,
 		Args: exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			repo, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			id, err := repo.ResolveRev(ctx, args[0])
+			repo, id, err := a.openCommit(ctx, args[0])
 			if err != nil {
 				return err
 			}

@@ -23,19 +23,10 @@ func newGPGSignCmd(a *app) *cobra.Command {
 ostree.gpgsigs metadata, as ostree gpg-sign does; the gpg tool makes them
 (keys from --gpg-homedir or GnuPG's default home). --delete removes the
 signatures issued by the keys given (key ID, short ID or fingerprint).`,
-		Args: func(c *cobra.Command, args []string) error {
-			if len(args) < 2 {
-				return usagef("need a COMMIT to sign or verify, and at least one KEY-ID")
-			}
-			return nil
-		},
+		Args: minArgs(2, "need a COMMIT to sign or verify, and at least one KEY-ID"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			repo, err := a.openRepo()
-			if err != nil {
-				return err
-			}
-			id, err := repo.ResolveRev(ctx, args[0])
+			repo, id, err := a.openCommit(ctx, args[0])
 			if err != nil {
 				return err
 			}

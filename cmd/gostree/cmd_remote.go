@@ -268,12 +268,7 @@ func newRemoteGPGImportCmd(a *app, open openRemotes) *cobra.Command {
 		Long: `Import public keys into the remote's keyring (REPO/NAME.trustedkeys.gpg),
 which pulls with gpg-verify check commits (and summaries) against: all keys of
 the keyrings given (binary or ASCII-armored), or only the KEY-IDs listed.`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) < 1 {
-				return usagef("remote gpg-import: NAME must be specified")
-			}
-			return nil
-		},
+		Args: minArgs(1, "remote gpg-import: NAME must be specified"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			repo, ro, err := open()
 			if err != nil {
