@@ -23,7 +23,7 @@ a slash to put the tree in a directory.`,
 		Args: exactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			repo, id, err := a.openCommit(ctx, args[0])
+			repo, id, err := a.resolveRev(ctx, args[0])
 			if err != nil {
 				return err
 			}

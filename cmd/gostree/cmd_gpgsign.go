@@ -26,7 +26,7 @@ signatures issued by the keys given (key ID, short ID or fingerprint).`,
 		Args: minArgs(2, "need a COMMIT to sign or verify, and at least one KEY-ID"),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
-			repo, id, err := a.openCommit(ctx, args[0])
+			repo, id, err := a.resolveRev(ctx, args[0])
 			if err != nil {
 				return err
 			}

@@ -147,16 +147,6 @@ func minArgs(n int, msg string) cobra.PositionalArgs {
 	}
 }
 
-// openCommit opens the repository and resolves rev in it.
-func (a *app) openCommit(ctx context.Context, rev string) (*objstore.Repo, objstore.ID, error) {
-	repo, err := a.openRepo()
-	if err != nil {
-		return nil, objstore.ID{}, err
-	}
-	id, err := repo.ResolveRev(ctx, rev)
-	return repo, id, err
-}
-
 func rangeArgs(lo, hi int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < lo || len(args) > hi {
