@@ -23,10 +23,13 @@ func ParseCmdline(s string) Cmdline {
 			return
 		}
 		t := tok.String()
-		k, v, ok := strings.Cut(t, "=")
-		c = append(c, Arg{Key: k, Value: v, HasValue: ok})
 		tok.Reset()
 		inTok = false
+		if t == "" {
+			return // only quotes (`""`): nothing to name
+		}
+		k, v, ok := strings.Cut(t, "=")
+		c = append(c, Arg{Key: k, Value: v, HasValue: ok})
 	}
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
