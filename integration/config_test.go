@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,12 +21,7 @@ func TestConfigAndResetMatchOstree(t *testing.T) {
 	second := checksumOf(t, ostree(t, "commit", "--repo="+base, "-b", "main", "--timestamp="+fixedTimestamp, src))
 	ostree(t, "refs", "--repo="+base, "--create=other", first)
 
-	orepo, grepo := filepath.Join(t.TempDir(), "o"), filepath.Join(t.TempDir(), "g")
-	for _, dst := range []string{orepo, grepo} {
-		if out, err := exec.Command("cp", "-a", base, dst).CombinedOutput(); err != nil {
-			t.Fatalf("cp: %v\n%s", err, out)
-		}
-	}
+	orepo, grepo := copyRepo(t, base)
 	for _, step := range [][]string{
 		{"config", "get", "core.mode"},
 		{"config", "get", "--group=core", "mode"},

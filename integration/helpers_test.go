@@ -574,3 +574,16 @@ func setXattrs(t testing.TB, p string, x map[string][]byte) {
 		}
 	}
 }
+
+// copyRepo makes two copies of the repository base, one for each tool to
+// change: ostree's and gostree's.
+func copyRepo(t *testing.T, base string) (orepo, grepo string) {
+	t.Helper()
+	orepo, grepo = filepath.Join(t.TempDir(), "o"), filepath.Join(t.TempDir(), "g")
+	for _, dst := range []string{orepo, grepo} {
+		if out, err := exec.Command("cp", "-a", base, dst).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v\n%s", err, out)
+		}
+	}
+	return orepo, grepo
+}

@@ -3,7 +3,6 @@ package integration_test
 import (
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -31,7 +30,7 @@ func TestPruneMatchesOstree(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		args := append([]string{"commit", "--repo=" + base, "--timestamp=@" + itoa(ts)}, extra...)
+		args := append([]string{"commit", "--repo=" + base, "--timestamp=@" + strconv.Itoa(ts)}, extra...)
 		if branch != "" {
 			args = append(args, "-b", branch)
 		} else {
@@ -40,7 +39,7 @@ func TestPruneMatchesOstree(t *testing.T) {
 		return checksumOf(t, ostree(t, append(args, "--tree=dir="+dir)...))
 	}
 	for i := 1; i <= 5; i++ {
-		commit("main", 1000000*i, map[string]string{"common": "same\n", "v": "main " + itoa(i) + "\n", "sub/n": strings.Repeat("n", i*100)})
+		commit("main", 1000000*i, map[string]string{"common": "same\n", "v": "main " + strconv.Itoa(i) + "\n", "sub/n": strings.Repeat("n", i*100)})
 	}
 	commit("side", 4500000, map[string]string{"common": "same\n", "side": "side\n"})
 	commit("side", 4600000, map[string]string{"common": "same\n", "side": "side 2\n"})
@@ -80,12 +79,7 @@ func TestPruneMatchesOstree(t *testing.T) {
 		{"bad-date", []string{"--keep-younger-than=garbage date"}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			orepo, grepo := filepath.Join(t.TempDir(), "o"), filepath.Join(t.TempDir(), "g")
-			for _, dst := range []string{orepo, grepo} {
-				if out, err := exec.Command("cp", "-a", base, dst).CombinedOutput(); err != nil {
-					t.Fatalf("cp: %v %s", err, out)
-				}
-			}
+			orepo, grepo := copyRepo(t, base)
 			o := ostreeRun(t, append([]string{"prune", "--repo=" + orepo}, c.args...)...)
 			g := gostreeRun(t, append([]string{"prune", "--repo=" + grepo}, c.args...)...)
 			if c.fail {
@@ -131,8 +125,6 @@ func repoFiles(t *testing.T, repo string) []string {
 	slices.Sort(out)
 	return out
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // replaceNBSP makes GLib's size strings comparable: they have a no-break
 // space, printed as '?' in the C locale.

@@ -2,7 +2,6 @@ package integration_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,12 +24,7 @@ func TestRefsMatchOstree(t *testing.T) {
 	second := checksumOf(t, ostree(t, "commit", "--repo="+base, "-b", "main", "-s", "two", "--timestamp="+fixedTimestamp, src))
 	ostree(t, "refs", "--repo="+base, "--create=remote-like/stable", first)
 
-	orepo, grepo := filepath.Join(t.TempDir(), "o"), filepath.Join(t.TempDir(), "g")
-	for _, dst := range []string{orepo, grepo} {
-		if out, err := exec.Command("cp", "-a", base, dst).CombinedOutput(); err != nil {
-			t.Fatalf("cp: %v\n%s", err, out)
-		}
-	}
+	orepo, grepo := copyRepo(t, base)
 
 	steps := [][]string{
 		{"refs"},

@@ -82,3 +82,23 @@ func (p *puller) gpgKeyring(rm *objstore.Remote) (*gpgverify.Keyring, error) {
 	}
 	return k, nil
 }
+
+// gpgChecks returns the GPG checks of rm's keyring for commits and for
+// summaries, each empty unless asked for.
+func (p *puller) gpgChecks(rm *objstore.Remote, commits, summaries bool) (commit, summary allChecks, err error) {
+	if !commits && !summaries {
+		return nil, nil, nil
+	}
+	k, err := p.gpgKeyring(rm)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := &gpgCheck{remote: rm.Name, keyring: k, p: p}
+	if commits {
+		commit = allChecks{g}
+	}
+	if summaries {
+		summary = allChecks{g}
+	}
+	return commit, summary, nil
+}

@@ -196,16 +196,16 @@ func PullLocal(ctx context.Context, repo *objstore.Repo, srcPath string, refs []
 		if err != nil {
 			return nil, err
 		}
-		k, err := p.gpgKeyring(rm)
+		commit, summary, err := p.gpgChecks(rm, opts.LocalGPGVerify, opts.LocalGPGVerifySummary)
 		if err != nil {
 			return nil, err
 		}
-		g := &gpgCheck{remote: rm.Name, keyring: k, p: p}
-		if opts.LocalGPGVerify {
-			p.commitVerifier = g
+		if len(commit) > 0 {
+			p.commitVerifier = commit
 		}
-		if opts.LocalGPGVerifySummary {
-			p.summaryVerifier = g
+		if len(summary) > 0 {
+			// A local pull reads no summary of its own: check it here.
+			p.summaryVerifier = summary
 			data, err := p.src.summary(ctx)
 			if err != nil {
 				return nil, err
@@ -250,19 +250,9 @@ func (p *puller) setVerifiers(rm *objstore.Remote) error {
 	if dirs == nil {
 		dirs = defaultTrustDirs()
 	}
-	var commit, summary allChecks
-	if rm.GPGVerify || rm.GPGVerifySummary {
-		k, err := p.gpgKeyring(rm)
-		if err != nil {
-			return err
-		}
-		g := &gpgCheck{remote: rm.Name, keyring: k, p: p}
-		if rm.GPGVerify {
-			commit = append(commit, g)
-		}
-		if rm.GPGVerifySummary {
-			summary = append(summary, g)
-		}
+	commit, summary, err := p.gpgChecks(rm, rm.GPGVerify, rm.GPGVerifySummary)
+	if err != nil {
+		return err
 	}
 	v, err := newVerifier(rm, "sign-verify", dirs)
 	if err != nil {
